@@ -1,0 +1,86 @@
+"""Checkpoints counted in generator iterations."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+
+class GeneratorStepCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` that saves every ``every_n_g_steps`` generator iterations and at the end of
+    training, naming files by generator step (``g0002000.ckpt``) and keeping ``last.ckpt``.
+
+    Lightning writes checkpoints atomically (to a temporary file, then renamed), so an interrupted
+    or diverging run leaves the previous checkpoint intact.
+
+    Args:
+        every_n_g_steps: generator iterations between checkpoints.
+        dirpath: folder for checkpoints; defaults to the logger's ``checkpoints`` folder.
+        filename: name pattern; ``g_step`` and ``d_step`` are available.
+        save_top_k: how many step checkpoints to keep (-1 keeps all).
+        save_last: also write ``last.ckpt``.
+        auto_insert_metric_name: prefix metric values with their names in file names.
+        every_n_epochs: also save at the end of every n-th epoch (0: only by generator step).
+        kwargs: other ``ModelCheckpoint`` arguments.
+    """
+
+    def __init__(
+        self,
+        every_n_g_steps: int = 1000,
+        dirpath: Optional[str] = None,
+        filename: str = "g{g_step:07.0f}",
+        save_top_k: int = 1,
+        save_last: bool = True,
+        auto_insert_metric_name: bool = False,
+        every_n_epochs: int = 0,
+        **kwargs: Any,
+    ):
+        if every_n_g_steps < 1:
+            raise ValueError(f"checkpoint.every_n_g_steps={every_n_g_steps} must be at least 1")
+        # no monitor: save_top_k keeps the newest files; every_n_epochs=0 leaves the timing to g_step
+        super().__init__(
+            dirpath=dirpath,
+            filename=filename,
+            save_top_k=save_top_k,
+            save_last=save_last,
+            auto_insert_metric_name=auto_insert_metric_name,
+            every_n_epochs=every_n_epochs,
+            **kwargs,
+        )
+        self.every_n_g_steps = every_n_g_steps
+        self._saved_at_g_step = -1
+
+    def _monitor_candidates(self, trainer: L.Trainer) -> dict[str, torch.Tensor]:
+        candidates = super()._monitor_candidates(trainer)
+        module = trainer.lightning_module
+        candidates["g_step"] = torch.tensor(float(getattr(module, "g_step", trainer.global_step)))
+        candidates["d_step"] = torch.tensor(float(getattr(module, "d_step", 0)))
+        return candidates
+
+    def _save_now(self, trainer: L.Trainer) -> None:
+        g_step = getattr(trainer.lightning_module, "g_step", trainer.global_step)
+        if g_step == self._saved_at_g_step or self._should_skip_saving_checkpoint(trainer):
+            return
+        self._saved_at_g_step = g_step
+        candidates = self._monitor_candidates(trainer)
+        self._save_topk_checkpoint(trainer, candidates)
+        self._save_last_checkpoint(trainer, candidates)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any, **kwargs: Any) -> None:
+        g_step = getattr(pl_module, "g_step", trainer.global_step)
+        if g_step > 0 and g_step % self.every_n_g_steps == 0:
+            self._save_now(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if getattr(pl_module, "g_step", 0) > 0:
+            self._save_now(trainer)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "saved_at_g_step": self._saved_at_g_step}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self._saved_at_g_step = state_dict.get("saved_at_g_step", -1)

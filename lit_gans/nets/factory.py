@@ -1,0 +1,52 @@
+"""Build a generator/discriminator pair by architecture name, as the YAML configs name them."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional, Sequence
+
+from torch import nn
+
+from lit_gans.errors import ConfigError
+from lit_gans.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from lit_gans.nets.mlp import MLPDiscriminator, MLPGenerator
+from lit_gans.nets.resnet import ResNetDiscriminator, ResNetGenerator
+
+Architecture = Literal["mlp", "dcgan", "resnet"]
+
+# default widths: PacGAN's 2-D MLPs (G 4x400, D 3x200), DCGAN's 64 features, SNGAN's 256/128 channels
+DEFAULT_WIDTHS = {"mlp": (400, 200), "dcgan": (64, 64), "resnet": (256, 128)}
+
+
+def build_networks(
+    architecture: Architecture,
+    latent_dim: int,
+    data_shape: Sequence[int],
+    num_classes: int = 0,
+    g_width: Optional[int] = None,
+    d_width: Optional[int] = None,
+    d_batch_norm: bool = True,
+) -> tuple[nn.Module, nn.Module]:
+    """A generator and a discriminator for ``data_shape``; ``num_classes > 0`` makes both conditional."""
+    if architecture not in DEFAULT_WIDTHS:
+        raise ConfigError(f"model.architecture={architecture!r} is unknown; choose one of {sorted(DEFAULT_WIDTHS)}")
+    shape = tuple(int(d) for d in data_shape)
+    if len(shape) == 1 and architecture != "mlp":
+        raise ConfigError(f"architecture {architecture!r} makes images, but the data are vectors of shape {shape}; "
+                          "set model.architecture: mlp")
+    g_width = g_width or DEFAULT_WIDTHS[architecture][0]
+    d_width = d_width or DEFAULT_WIDTHS[architecture][1]
+    if architecture == "mlp":
+        output = "linear" if len(shape) == 1 else "tanh"
+        return (
+            MLPGenerator(latent_dim, shape, hidden=(g_width,) * 4, output=output, num_classes=num_classes),
+            MLPDiscriminator(shape, hidden=(d_width,) * 3, num_classes=num_classes),
+        )
+    if architecture == "dcgan":
+        return (
+            DCGANGenerator(latent_dim, shape, features=g_width, num_classes=num_classes),
+            DCGANDiscriminator(shape, features=d_width, batch_norm=d_batch_norm, num_classes=num_classes),
+        )
+    return (
+        ResNetGenerator(latent_dim, shape, features=g_width, num_classes=num_classes),
+        ResNetDiscriminator(shape, features=d_width, num_classes=num_classes),
+    )

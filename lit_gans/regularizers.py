@@ -1,0 +1,65 @@
+"""Critic regularisers: weight clipping, gradient penalties and spectral normalisation.
+
+Penalties take ``critic``, a callable from a batch of samples to logits ``(N,)`` (bind class
+labels with a lambda for conditional critics), and return the unweighted penalty; the caller
+multiplies by its weight.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+Critic = Callable[[Tensor], Tensor]
+
+
+@torch.no_grad()
+def clip_weights(module: nn.Module, clip_value: float) -> None:
+    """Clamp every parameter of ``module`` to ``[-clip_value, clip_value]`` (WGAN, Arjovsky et al. 2017)."""
+    for p in module.parameters():
+        p.clamp_(-clip_value, clip_value)
+
+
+def _input_gradient(critic: Critic, x: Tensor) -> Tensor:
+    x = x.detach().requires_grad_(True)
+    out = critic(x)
+    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    return grad.flatten(1)
+
+
+def gradient_penalty(critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): E[(||grad D(x_hat)||_2 - 1)^2] on random interpolates x_hat."""
+    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    x_hat = eps * real.detach() + (1 - eps) * fake.detach()
+    return (_input_gradient(critic, x_hat).norm(2, dim=1) - 1).pow(2).mean()
+
+
+def r1_penalty(critic: Critic, real: Tensor) -> Tensor:
+    """R1 (Mescheder et al. 2018): E[||grad D(x)||^2] on real data; weight it by gamma / 2."""
+    return _input_gradient(critic, real).pow(2).sum(1).mean()
+
+
+def r2_penalty(critic: Critic, fake: Tensor) -> Tensor:
+    """R2 (Mescheder et al. 2018): E[||grad D(G(z))||^2] on generated data; weight it by gamma / 2."""
+    return _input_gradient(critic, fake).pow(2).sum(1).mean()
+
+
+SPECTRAL_NORM_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)
+
+
+def apply_spectral_norm(module: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) on every linear, convolution and embedding weight.
+
+    Uses ``torch.nn.utils.parametrizations.spectral_norm``; layers already normalised are left alone.
+    """
+    for layer in list(module.modules()):
+        if isinstance(layer, SPECTRAL_NORM_LAYERS) and not _is_parametrized(layer):
+            spectral_norm(layer)
+    return module
+
+
+def _is_parametrized(layer: nn.Module) -> bool:
+    return hasattr(layer, "parametrizations") and "weight" in layer.parametrizations
