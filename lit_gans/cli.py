@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import torch
-from lightning.pytorch.callbacks import ProgressBar, RichProgressBar
+from jsonargparse import ArgumentError
+from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from datamodules.base import GANDataModule
-from lit_gans.callbacks import GeneratorStepCheckpoint, SampleGrid
+from lit_gans.callbacks import DomainMetrics, GANProgressBar, GeneratorStepCheckpoint, SampleGrid
 from lit_gans.errors import LitGansError
 from lit_gans.families.base import AdversarialModule
 from lit_gans.loggers import default_logger
@@ -31,8 +33,9 @@ class LitGansCLI(LightningCLI):
     rich progress bar by default."""
 
     def __init__(self, args: Any = None, run: bool = True, **kwargs: Any):
-        parser_kwargs = {name: {"parser_mode": "omegaconf"} for name in SUBCOMMANDS}
-        kwargs.setdefault("parser_kwargs", {"parser_mode": "omegaconf", **parser_kwargs})
+        # errors raise (exit_on_error=False) so that main() can print them as one line
+        parser_options = {"parser_mode": "omegaconf", "exit_on_error": False}
+        kwargs.setdefault("parser_kwargs", {**parser_options, **{name: dict(parser_options) for name in SUBCOMMANDS}})
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         kwargs.setdefault("trainer_defaults", {"max_epochs": -1, "logger": default_logger()})
         kwargs.setdefault("auto_configure_optimizers", False)
@@ -55,14 +58,37 @@ class LitGansCLI(LightningCLI):
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
         parser.add_lightning_class_args(GeneratorStepCheckpoint, "checkpoint")
         parser.add_lightning_class_args(SampleGrid, "samples")
+        parser.add_lightning_class_args(DomainMetrics, "metrics")
 
     def instantiate_trainer(self, **kwargs: Any):
         config = self._get(self.config_init, "trainer", default={})
         callbacks = list(config.get("callbacks") or [])
         wants_bar = config.get("enable_progress_bar") is not False
         if wants_bar and not any(isinstance(c, ProgressBar) for c in callbacks):
-            kwargs["callbacks"] = callbacks + [RichProgressBar()]
+            kwargs["callbacks"] = callbacks + [GANProgressBar()]
         return super().instantiate_trainer(**kwargs)
+
+    def after_fit(self) -> None:
+        """Say where the run's outputs are."""
+        trainer = self.trainer
+        if not trainer.is_global_zero or trainer.fast_dev_run:
+            return
+        lines = [f"lit-gans: {type(self.model).__name__} trained {self.model.g_step} generator iterations "
+                 f"({self.model.d_step} discriminator steps)"]
+        for callback in trainer.callbacks:
+            if isinstance(callback, SampleGrid) and callback.last_path:
+                lines.append(f"  samples:    {callback.last_path}")
+            if isinstance(callback, GeneratorStepCheckpoint) and callback.last_model_path:
+                lines.append(f"  checkpoint: {callback.last_model_path}")
+            if isinstance(callback, DomainMetrics) and callback.history:
+                final = ", ".join(f"{k}={v:.4g}" for k, v in callback.history[-1].items() if k != "g_step")
+                lines.append(f"  metrics:    {final}")
+        for logger in trainer.loggers:
+            if isinstance(logger, CSVLogger):
+                lines.append(f"  curves:     {Path(logger.log_dir) / 'metrics.csv'}")
+            elif logger.save_dir:
+                lines.append(f"  logs:       {logger.save_dir} ({type(logger).__name__})")
+        print("\n".join(lines))
 
 
 def sample_main(argv: Sequence[str]) -> int:
@@ -103,6 +129,27 @@ def sample_main(argv: Sequence[str]) -> int:
     return 0
 
 
+_PARSER_NOISE = ("Does not validate", "Subtypes:", "Errors:", "Given value type", "Expected a <class 'NoneType'>")
+
+
+def one_line(message: str) -> str:
+    """jsonargparse's multi-line validation report, condensed to its informative lines."""
+    lines = [line.strip().lstrip("- ").rstrip(":") for line in message.splitlines()]
+    kept = [line for line in lines if line and not line.startswith(_PARSER_NOISE)]
+    return "; ".join(dict.fromkeys(kept))
+
+
+def _user_error(err: BaseException) -> Optional[LitGansError]:
+    seen: set[int] = set()
+    current: Optional[BaseException] = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, LitGansError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -110,8 +157,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return sample_main(args[1:])
         LitGansCLI(args=None if argv is None else args)
         return 0
-    except LitGansError as err:
-        print(f"lit-gans: error: {err}", file=sys.stderr)
+    except (LitGansError, ValueError) as err:
+        # jsonargparse wraps errors raised while instantiating classes; report ours as they are
+        cause = _user_error(err)
+        if cause is None:
+            raise
+        print(f"lit-gans: error: {cause}", file=sys.stderr)
+        return 2
+    except ArgumentError as err:
+        command = args[0] if args and args[0] in SUBCOMMANDS else "fit"
+        print(f"lit-gans: error: {one_line(str(err))} (see `lit-gans {command} --help`)", file=sys.stderr)
         return 2
 
 

@@ -9,11 +9,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lit_gans.errors import ConfigError
+
 
 def power_of_two_size(data_shape: Sequence[int], net: str, smallest: int, largest: int) -> tuple[int, int, int]:
     """Check that ``data_shape`` is ``(C, S, S)`` with S a power of two in ``[smallest, largest]``.
 
-    Returns ``(channels, size, log2(size))``; raises one ``ValueError`` naming the fix otherwise.
+    Returns ``(channels, size, log2(size))``; raises one ``ConfigError`` (a ``ValueError``) naming the fix otherwise.
     """
     shape = tuple(int(d) for d in data_shape)
     allowed = [2**k for k in range(int(math.log2(smallest)), int(math.log2(largest)) + 1)]
@@ -23,7 +25,7 @@ def power_of_two_size(data_shape: Sequence[int], net: str, smallest: int, larges
             bigger = [s for s in allowed if s > shape[1]]
             if bigger:
                 hint = f" (e.g. data.image_size: {bigger[0]} resizes or pads the data to {bigger[0]} px)"
-        raise ValueError(
+        raise ConfigError(
             f"{net} cannot make images of shape {shape}: it needs (channels, S, S) with S in {allowed}; "
             f"set data.image_size to one of these{hint}"
         )

@@ -1,0 +1,25 @@
+# make demo: set up .venv (first time) and train the quickstart DCGAN on the bundled digits.
+# make test: set up .venv (first time) and run the whole test suite.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/lit-gans fit --config configs/quickstart.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+bench: $(STAMP)
+	$(BIN)/python bench/ddp_overhead.py
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,49 @@
+"""Shared fixtures: offline wandb in temporary folders, a quiet Trainer factory, tiny models."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import lightning as L
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # test helpers (fakedata) import without a package
+
+
+@pytest.fixture(autouse=True)
+def offline_wandb(tmp_path_factory, monkeypatch):
+    base = tmp_path_factory.mktemp("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(base))
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(base / "cache"))
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(base / "config"))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+
+
+def quiet_trainer(**kwargs) -> L.Trainer:
+    """A Trainer without logger, progress bar, checkpoints or validation, unless asked for."""
+    defaults = dict(
+        accelerator="cpu",
+        devices=1,
+        max_epochs=-1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
+    defaults.update(kwargs)
+    return L.Trainer(**defaults)
+
+
+@pytest.fixture
+def trainer_factory():
+    return quiet_trainer
+
+
+def pytest_configure(config):
+    os.environ.setdefault("PYTHONHASHSEED", "0")

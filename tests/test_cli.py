@@ -1,0 +1,91 @@
+"""The ``lit-gans`` command end to end in subprocesses: fit, validate, sample, and bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = str(ROOT / "configs" / "quickstart.yaml")
+FAST = ["--model.init_args.g_width", "8", "--model.init_args.d_width", "8", "--trainer.enable_progress_bar", "false"]
+
+
+def lit_gans(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "lit_gans.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """The quickstart config, shortened to 20 generator iterations, run in a fresh folder."""
+    cwd = tmp_path_factory.mktemp("cli")
+    result = lit_gans(
+        "fit", "--config", QUICKSTART, "--model.init_args.max_g_steps", "20",
+        "--checkpoint.every_n_g_steps", "10", "--samples.every_n_g_steps", "10",
+        "--metrics.every_n_g_steps", "10", "--metrics.n_samples", "200", *FAST, cwd=cwd,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return cwd, result
+
+
+def test_fit_writes_checkpoints_grids_metrics_and_says_where(trained):
+    cwd, result = trained
+    run = cwd / "runs" / "quickstart" / "logs" / "version_0"
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert (run / "checkpoints" / "g0000020.ckpt").is_file()
+    assert (run / "samples" / "g0000010.png").is_file() and (run / "samples" / "g0000020.png").is_file()
+    assert Image.open(run / "samples" / "g0000020.png").size[0] > 64
+    metrics = (run / "metrics.csv").read_text()
+    assert "digits/frechet_distance" in metrics and "g_step" in metrics
+    assert "trained 20 generator iterations" in result.stdout
+    assert "samples:" in result.stdout and "checkpoint:" in result.stdout
+
+
+def test_sample_writes_a_grid_from_a_checkpoint(trained):
+    cwd, _ = trained
+    ckpt = cwd / "runs" / "quickstart" / "logs" / "version_0" / "checkpoints" / "last.ckpt"
+    result = lit_gans("sample", "--ckpt", str(ckpt), "--n", "16", "--out", "grid.png", cwd=cwd)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "EMA generator" in result.stdout and "g_step 20" in result.stdout
+    assert Image.open(cwd / "grid.png").size == (8 * 32 + 18, 2 * 32 + 6)
+
+
+def test_validate_from_a_checkpoint(trained):
+    cwd, _ = trained
+    ckpt = cwd / "runs" / "quickstart" / "logs" / "version_0" / "checkpoints" / "last.ckpt"
+    result = lit_gans("validate", "--config", QUICKSTART, "--ckpt_path", str(ckpt), *FAST, cwd=cwd)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "val/d_loss" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "lit_gans.families.NoSuchGAN"], "NoSuchGAN"),
+        (["--data", "datamodules.MNISTDataModule", "--data.data_dir", "/nonexistent"], "MNIST not found"),
+        (["--data.init_args.image_size", "28"], "cannot make images of shape (1, 28, 28)"),
+        (["--model.init_args.n_critic", "0"], "n_critic=0 must be at least 1"),
+    ],
+    ids=["unknown-class-path", "missing-data", "impossible-image-size", "n_critic-0"],
+)
+def test_bad_configs_exit_non_zero_with_one_clear_line(tmp_path, args, message):
+    result = lit_gans("fit", "--config", QUICKSTART, *FAST, *args, cwd=tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert error_lines and message in error_lines[-1], result.stderr[-2000:]
+
+
+def test_sample_with_a_corrupt_checkpoint_is_one_clear_line(tmp_path):
+    (tmp_path / "bad.ckpt").write_bytes(b"\x00" * 100)
+    result = lit_gans("sample", "--ckpt", "bad.ckpt", cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip().splitlines()[-1]]
+    assert "cannot be read" in result.stderr

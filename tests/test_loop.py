@@ -1,0 +1,204 @@
+"""The adversarial loop in the base module: step counts, EMA, regularisers, non-finite losses,
+resume, checkpoints and sampling."""
+
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+
+from datamodules import DigitsDataModule, Toy2DDataModule
+from lit_gans.callbacks import GeneratorStepCheckpoint
+from lit_gans.checkpoints import load_family
+from lit_gans.errors import CheckpointError, ConfigError, NonFiniteLossError
+from lit_gans.families import CGAN, GAN, WGAN, WGANGP
+
+from conftest import quiet_trainer
+
+RING = dict(name="ring", n_samples=2048, batch_size=64)
+
+
+def tiny_toy(cls=GAN, **kwargs):
+    dm = Toy2DDataModule(**RING)
+    kwargs = {"architecture": "mlp", "g_width": 32, "d_width": 32, "latent_dim": 8, **kwargs}
+    return cls(data_shape=dm.data_shape, num_classes=dm.num_classes, **kwargs), dm
+
+
+def test_max_g_steps_counts_generator_iterations():
+    model, dm = tiny_toy(WGANGP, max_g_steps=4)
+    trainer = quiet_trainer()
+    trainer.fit(model, dm)
+    assert (model.g_step, model.d_step) == (4, 20)  # n_critic = 5 critic steps per generator step
+    assert trainer.global_step == 24  # Lightning counts both optimizers' steps (issue 17958)
+
+
+def test_each_critic_step_sees_a_fresh_batch():
+    seen = []
+
+    class Spy(WGAN):
+        def discriminator_loss(self, real, labels):
+            seen.append(real.clone())
+            return super().discriminator_loss(real, labels)
+
+    model, dm = tiny_toy(Spy, max_g_steps=2)
+    quiet_trainer().fit(model, dm)
+    assert len(seen) == 10
+    assert all(not torch.equal(seen[i], seen[i + 1]) for i in range(len(seen) - 1))
+
+
+def test_weight_clipping_bounds_the_critic():
+    model, dm = tiny_toy(WGAN, max_g_steps=2, clip_value=0.01)
+    quiet_trainer().fit(model, dm)
+    assert max(p.abs().max().item() for p in model.discriminator.parameters()) <= 0.01 + 1e-7
+
+
+def test_generator_and_critic_update_only_on_their_own_step():
+    model, dm = tiny_toy(GAN, max_g_steps=1, n_critic=2)
+    g0 = [p.clone() for p in model.generator.parameters()]
+    d0 = [p.clone() for p in model.discriminator.parameters()]
+
+    class Check(L.Callback):
+        def on_train_batch_end(self, trainer, module, *args):
+            if module.d_step == 1:  # after one critic step, no generator step yet
+                assert all(torch.equal(a, b) for a, b in zip(g0, module.generator.parameters()))
+                assert not all(torch.equal(a, b) for a, b in zip(d0, module.discriminator.parameters()))
+
+    quiet_trainer(callbacks=[Check()]).fit(model, dm)
+    assert not all(torch.equal(a, b) for a, b in zip(g0, model.generator.parameters()))
+
+
+def test_ema_averages_generator_weights():
+    model, dm = tiny_toy(GAN, max_g_steps=20, ema_decay=0.9, ema_start=5)
+    quiet_trainer().fit(model, dm)
+    ema = dict(model.ema_generator.module.named_parameters())
+    gen = dict(model.generator.named_parameters())
+    gaps = [float((ema[k] - gen[k]).detach().abs().max()) for k in gen]
+    assert max(gaps) > 0  # averaging, not copying
+    assert int(model.ema_generator.n_averaged) == 15 + 1  # copies until ema_start, then averages
+    # samples come from the EMA copy by default
+    z = torch.randn(4, 8)
+    assert torch.allclose(model.sample(4, z=z), model.ema_generator.module.eval()(z))
+
+
+def test_ema_before_start_copies_the_generator():
+    model, dm = tiny_toy(GAN, max_g_steps=3, ema_decay=0.999, ema_start=100)
+    quiet_trainer().fit(model, dm)
+    for a, b in zip(model.ema_generator.module.parameters(), model.generator.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_fixed_latents_survive_a_checkpoint(tmp_path):
+    model, _ = tiny_toy(GAN)
+    path = tmp_path / "m.pt"
+    torch.save(model.state_dict(), path)
+    other, _ = tiny_toy(GAN, seed=1)
+    assert not torch.equal(other.fixed_z, model.fixed_z)
+    other.load_state_dict(torch.load(path))
+    assert torch.equal(other.fixed_z, model.fixed_z)
+
+
+def test_non_finite_loss_stops_with_one_error_and_keeps_the_last_checkpoint(tmp_path):
+    class Diverging(GAN):
+        def discriminator_loss(self, real, labels):
+            loss, logs = super().discriminator_loss(real, labels)
+            return (loss * float("nan"), logs) if self.g_step >= 3 else (loss, logs)
+
+    model, dm = tiny_toy(Diverging, max_g_steps=10)
+    ckpt = GeneratorStepCheckpoint(every_n_g_steps=2, dirpath=str(tmp_path))
+    with pytest.raises(NonFiniteLossError, match=r"discriminator loss became nan at generator step 3"):
+        quiet_trainer(callbacks=[ckpt], enable_checkpointing=True).fit(model, dm)
+    restored = GAN.load_from_checkpoint(tmp_path / "last.ckpt")
+    assert restored.g_step == 2
+    assert all(torch.isfinite(p).all() for p in restored.parameters())
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_resume_restores_steps_optimizer_and_ema(tmp_path):
+    model, dm = tiny_toy(GAN, max_g_steps=6, ema_decay=0.5)
+    ckpt = GeneratorStepCheckpoint(every_n_g_steps=3, dirpath=str(tmp_path), save_top_k=-1)
+    quiet_trainer(callbacks=[ckpt], enable_checkpointing=True).fit(model, dm)
+    first = tmp_path / "g0000003.ckpt"
+    assert first.exists() and (tmp_path / "g0000006.ckpt").exists()
+
+    seen = {}
+
+    class AtStart(L.Callback):
+        def on_train_start(self, trainer, module):
+            g_opt, d_opt = module.optimizers()
+            seen.update(
+                g_step=module.g_step,
+                d_step=module.d_step,
+                g_adam_steps=int(next(iter(g_opt.optimizer.state.values()))["step"]),
+                ema=int(module.ema_generator.n_averaged),
+                ema_weight=next(module.ema_generator.module.parameters()).clone(),
+            )
+
+    resumed, _ = tiny_toy(GAN, max_g_steps=6, ema_decay=0.5)
+    quiet_trainer(callbacks=[AtStart()]).fit(resumed, dm, ckpt_path=str(first))
+    saved = torch.load(first, weights_only=True)
+    assert seen["g_step"] == 3 and seen["d_step"] == 3
+    assert seen["g_adam_steps"] == 3
+    assert seen["ema"] == 3
+    assert torch.equal(seen["ema_weight"], saved["state_dict"]["ema_generator.module.net.0.weight"])
+    assert (resumed.g_step, resumed.d_step) == (6, 6)
+
+
+def test_load_family_and_sample(tmp_path):
+    model, dm = tiny_toy(CGAN, max_g_steps=2)
+    trainer = quiet_trainer(enable_checkpointing=True, default_root_dir=str(tmp_path))
+    trainer.fit(model, dm)
+    path = tmp_path / "m.ckpt"
+    trainer.save_checkpoint(path)
+    loaded = load_family(path)
+    assert type(loaded) is CGAN and loaded.g_step == 2
+    x = loaded.sample(5, labels=[0, 1, 2, 3, 4])
+    assert x.shape == (5, 2)
+    with pytest.raises(ConfigError, match="class indices"):
+        loaded.sample(2, labels=[0, 99])
+
+
+def test_corrupt_checkpoint_is_one_clear_error(tmp_path):
+    bad = tmp_path / "bad.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        load_family(bad)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_family(tmp_path / "missing.ckpt")
+    torch.save({"state_dict": {}}, tmp_path / "foreign.ckpt")
+    with pytest.raises(CheckpointError, match="not written by a lit-gans family"):
+        load_family(tmp_path / "foreign.ckpt")
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(n_critic=0), "n_critic=0 must be at least 1"),
+        (dict(ema_decay=1.5), "ema_decay=1.5"),
+        (dict(max_g_steps=0), "max_g_steps=0"),
+        (dict(objective="wasserstien"), "objective='wasserstien' is unknown"),
+        (dict(gradient_penalty=-1.0), "gradient_penalty=-1.0"),
+    ],
+)
+def test_bad_values_are_one_clear_error(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        tiny_toy(GAN, **kwargs)
+
+
+def test_unconditional_sampling_rejects_labels():
+    model, _ = tiny_toy(GAN)
+    with pytest.raises(ConfigError, match="unconditional"):
+        model.sample(2, labels=[0, 1])
+
+
+def test_conditional_family_needs_labelled_data():
+    with pytest.raises(ConfigError, match="num_classes=0"):
+        CGAN(data_shape=(1, 16, 16), num_classes=0)
+
+
+def test_image_samples_are_in_range():
+    dm = DigitsDataModule(image_size=16)
+    from lit_gans.families import DCGAN
+
+    model = DCGAN(data_shape=dm.data_shape, g_width=8, d_width=8)
+    x = model.sample(8)
+    assert x.shape == (8, 1, 16, 16) and x.min() >= -1 and x.max() <= 1
