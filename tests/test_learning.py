@@ -21,10 +21,10 @@ from conftest import quiet_trainer
 DIGITS_RUNS = {
     "GAN": dict(g_width=128, d_width=128, max_g_steps=200),
     "DCGAN": dict(g_width=16, d_width=16, max_g_steps=200),
-    "WGAN": dict(g_width=16, d_width=16, max_g_steps=60),
-    "WGANGP": dict(g_width=16, d_width=16, max_g_steps=60),
+    "WGAN": dict(g_width=16, d_width=16, max_g_steps=150),
+    "WGANGP": dict(g_width=16, d_width=16, max_g_steps=150),
     "LSGAN": dict(g_width=16, d_width=16, max_g_steps=200),
-    "SNGAN": dict(g_width=32, d_width=32, max_g_steps=60),
+    "SNGAN": dict(g_width=16, d_width=16, max_g_steps=60),
     "CGAN": dict(g_width=128, d_width=128, max_g_steps=200),
 }
 
@@ -54,7 +54,7 @@ def test_family_learns_digits(family):
 def test_conditional_gan_generates_the_class_it_is_asked_for():
     L.seed_everything(0)
     dm = DigitsDataModule(image_size=16, batch_size=64)
-    model = FAMILIES["CGAN"](data_shape=dm.data_shape, num_classes=10, g_width=128, d_width=128, max_g_steps=400)
+    model = FAMILIES["CGAN"](data_shape=dm.data_shape, num_classes=10, g_width=128, d_width=128, max_g_steps=1600)
     from lit_gans.metrics.digits import _reference
 
     classifier, _ = _reference()
