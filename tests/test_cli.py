@@ -89,3 +89,25 @@ def test_sample_with_a_corrupt_checkpoint_is_one_clear_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip().splitlines()[-1]]
     assert "cannot be read" in result.stderr
+
+
+def test_default_logger_is_wandb_offline_when_not_logged_in(tmp_path):
+    (tmp_path / "ring.yaml").write_text(
+        "model:\n  class_path: lit_gans.families.GAN\n  init_args: {max_g_steps: 5, g_width: 16, d_width: 16}\n"
+        "data:\n  class_path: datamodules.Toy2DDataModule\n  init_args: {n_samples: 1000, batch_size: 50}\n"
+        "trainer: {enable_progress_bar: false, limit_val_batches: 0}\n"
+    )
+    env_home = tmp_path / "home"
+    env_home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_MODE"}
+    result = subprocess.run(
+        [sys.executable, "-m", "lit_gans.cli", "fit", "--config", "ring.yaml"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        env={**env, "PYTHONPATH": str(ROOT), "HOME": str(env_home), "WANDB_API_KEY": "", "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = result.stdout + result.stderr
+    assert "wandb: not logged in, logging offline" in out and "wandb sync" in out
+    runs = list((tmp_path / "runs" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and any(runs[0].rglob("*.wandb"))
+    assert sorted(p.name for p in (tmp_path / "runs" / "lit-gans").rglob("*.ckpt")) == ["g0000005.ckpt", "last.ckpt"]
