@@ -27,7 +27,8 @@ class TorchvisionDataModule(ImageDataModule):
     """
 
     num_classes = 10
-    dataset_name: str = ""
+    torchvision_class: str = ""  # the reader in torchvision.datasets
+    dataset_name: str = ""  # its folder under data_dir
     how_to_get: str = ""
 
     def __init__(
@@ -45,7 +46,10 @@ class TorchvisionDataModule(ImageDataModule):
         self.data_dir, self.download = Path(data_dir), download
 
     def dataset(self, train: bool, download: bool = False) -> Dataset:
-        raise NotImplementedError
+        import torchvision.datasets
+
+        reader = getattr(torchvision.datasets, self.torchvision_class)
+        return reader(str(self.data_dir), train=train, download=download, transform=self.transform)
 
     def raw_folder(self) -> Path:
         return self.data_dir / self.dataset_name / "raw"
@@ -71,13 +75,8 @@ class MNISTDataModule(TorchvisionDataModule):
     )
 
     channels = 1
-    dataset_name = "MNIST"
+    torchvision_class = dataset_name = "MNIST"
     how_to_get = "put train-images-idx3-ubyte etc. in data_dir/MNIST/raw"
-
-    def dataset(self, train: bool, download: bool = False) -> Dataset:
-        from torchvision.datasets import MNIST
-
-        return MNIST(str(self.data_dir), train=train, download=download, transform=self.transform)
 
 
 class FashionMNISTDataModule(TorchvisionDataModule):
@@ -88,7 +87,7 @@ class FashionMNISTDataModule(TorchvisionDataModule):
     )
 
     channels = 1
-    dataset_name = "FashionMNIST"
+    torchvision_class = dataset_name = "FashionMNIST"
     how_to_get = "on Debian/Ubuntu run `apt-get install dataset-fashion-mnist`, or put the idx files in data_dir/FashionMNIST/raw,"
 
     def prepare_data(self) -> None:
@@ -101,11 +100,6 @@ class FashionMNISTDataModule(TorchvisionDataModule):
                 extract_archive(str(archive), str(raw))
         super().prepare_data()
 
-    def dataset(self, train: bool, download: bool = False) -> Dataset:
-        from torchvision.datasets import FashionMNIST
-
-        return FashionMNIST(str(self.data_dir), train=train, download=download, transform=self.transform)
-
 
 class CIFAR10DataModule(TorchvisionDataModule):
     __doc__ = "CIFAR-10 (Krizhevsky 2009): 32 px colour images, 10 classes.\n" + (
@@ -113,6 +107,7 @@ class CIFAR10DataModule(TorchvisionDataModule):
     )
 
     channels = 3
+    torchvision_class = "CIFAR10"
     dataset_name = "cifar-10-batches-py"
     how_to_get = "unpack cifar-10-python.tar.gz into data_dir"
 
@@ -122,7 +117,3 @@ class CIFAR10DataModule(TorchvisionDataModule):
     def raw_folder(self) -> Path:
         return self.data_dir / self.dataset_name
 
-    def dataset(self, train: bool, download: bool = False) -> Dataset:
-        from torchvision.datasets import CIFAR10
-
-        return CIFAR10(str(self.data_dir), train=train, download=download, transform=self.transform)
