@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import torch
-from jsonargparse import ArgumentError
+from jsonargparse import ArgumentError, set_parsing_settings
 from lightning.pytorch.callbacks import ProgressBar
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -33,8 +33,12 @@ class LitGansCLI(LightningCLI):
     rich progress bar by default."""
 
     def __init__(self, args: Any = None, run: bool = True, **kwargs: Any):
-        # errors raise (exit_on_error=False) so that main() can print them as one line
-        parser_options = {"parser_mode": "omegaconf", "exit_on_error": False}
+        # "omegaconf+" resolves ${...} after command-line overrides, so an override of
+        # max_g_steps reaches a scheduler that interpolates it; the setting lets configs write
+        # ${model...} instead of ${fit.model...}. Errors raise (exit_on_error=False) so that
+        # main() can print them as one line.
+        set_parsing_settings(omegaconf_absolute_to_relative_paths=True)
+        parser_options = {"parser_mode": "omegaconf+", "exit_on_error": False}
         kwargs.setdefault("parser_kwargs", {**parser_options, **{name: dict(parser_options) for name in SUBCOMMANDS}})
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         kwargs.setdefault("trainer_defaults", {"max_epochs": -1, "logger": default_logger()})
@@ -59,6 +63,15 @@ class LitGansCLI(LightningCLI):
         parser.add_lightning_class_args(GeneratorStepCheckpoint, "checkpoint")
         parser.add_lightning_class_args(SampleGrid, "samples")
         parser.add_lightning_class_args(DomainMetrics, "metrics")
+
+    def before_instantiate_classes(self) -> None:
+        # the default wandb logger writes under the run's default_root_dir, not a shared runs/
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        logger = config.trainer.get("logger")
+        root = config.trainer.get("default_root_dir")
+        if root and getattr(logger, "class_path", None) == "lit_gans.loggers.AutoWandbLogger":
+            if logger.init_args.get("save_dir") == "runs":
+                logger.init_args.save_dir = root
 
     def instantiate_trainer(self, **kwargs: Any):
         config = self._get(self.config_init, "trainer", default={})

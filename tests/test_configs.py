@@ -198,3 +198,13 @@ def test_fake_data_loads_with_torchvision(fake_data_dir: Path, fake_cifar_integr
     image, label = train[0]
     assert image.size == (32, 32) and 0 <= label < 10
     assert len(train.targets) == len(train)
+
+
+def test_command_line_override_reaches_the_interpolation(tmp_path: Path, fake_data_dir: Path, fake_cifar_integrity) -> None:
+    config = REPO / "configs/sngan/cifar10.yaml"
+    args = fast_args(config, tmp_path / "run", fake_data_dir) + ["--model.init_args.max_g_steps", "1000"]
+    cli = LitGansCLI(args=args, run=False)
+    init = cli.config["model"]["init_args"]
+    assert init["max_g_steps"] == 1000
+    assert init["g_scheduler"]["init_args"]["total_iters"] == 1000
+    assert init["d_scheduler"]["init_args"]["total_iters"] == 1000

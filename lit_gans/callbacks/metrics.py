@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Optional
 
 import lightning as L
@@ -16,7 +17,8 @@ def domain_metrics(pl_module: L.LightningModule, datamodule: Any, n_samples: int
 
     if isinstance(datamodule, Toy2DDataModule):
         stats = mode_coverage(pl_module.sample(n_samples), datamodule.modes, datamodule.std)
-        return {f"modes/{k}": float(v) for k, v in stats.items()}
+        # reverse KL is undefined while no sample is of high quality: not logged then
+        return {f"modes/{k}": float(v) for k, v in stats.items() if math.isfinite(v)}
     if isinstance(datamodule, DigitsDataModule) and pl_module.data_shape[0] == 1:
         return {f"digits/{k}": float(v) for k, v in digits_score(pl_module.sample(n_samples)).items()}
     return None
