@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Sequence
 
 import lightning as L
@@ -13,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 from lit_gans.errors import ConfigError
 
 
-class GANDataModule(L.LightningDataModule):
+class GANDataModule(L.LightningDataModule, ABC):
     """Base for every lit-gans DataModule.
 
     Subclasses set ``data_shape`` (one sample's shape, e.g. ``(1, 16, 16)`` or ``(2,)``) and
@@ -38,8 +39,9 @@ class GANDataModule(L.LightningDataModule):
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
 
+    @abstractmethod
     def make_datasets(self) -> tuple[Dataset, Dataset]:
-        raise NotImplementedError
+        """The training and validation datasets, each yielding ``(x, y)``."""
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -39,11 +38,3 @@ def quiet_trainer(**kwargs) -> L.Trainer:
     defaults.update(kwargs)
     return L.Trainer(**defaults)
 
-
-@pytest.fixture
-def trainer_factory():
-    return quiet_trainer
-
-
-def pytest_configure(config):
-    os.environ.setdefault("PYTHONHASHSEED", "0")

@@ -10,8 +10,11 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from datamodules import Toy2DDataModule
-from lit_gans.families import WGANGP
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import quiet_trainer  # noqa: E402
+
+from datamodules import Toy2DDataModule  # noqa: E402
+from lit_gans.families import WGANGP  # noqa: E402
 
 
 def main(out: Path, strategy: str) -> None:
@@ -20,17 +23,7 @@ def main(out: Path, strategy: str) -> None:
     model = WGANGP(
         data_shape=dm.data_shape, architecture="mlp", latent_dim=8, g_width=32, d_width=32, max_g_steps=6, ema_decay=0.9
     )
-    trainer = L.Trainer(
-        accelerator="cpu",
-        devices=2,
-        strategy=strategy,
-        max_epochs=-1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
+    trainer = quiet_trainer(devices=2, strategy=strategy)
     trainer.fit(model, dm)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     torch.save({"state": state, "g_step": model.g_step, "d_step": model.d_step}, out / f"rank{trainer.global_rank}.pt")

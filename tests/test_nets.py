@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import pytest
 import torch
 from torch import nn
@@ -18,7 +20,7 @@ from lit_gans.nets import (
 from lit_gans.nets.factory import build_networks
 
 
-class NetworkTesterMixin:
+class NetworkTesterMixin(ABC):
     """Checks every generator/discriminator pair must pass (after diffusers' ModelTesterMixin).
 
     Subclasses set ``data_shape`` (and optionally ``num_classes``, ``latent_dim``, ``bounded``) and
@@ -31,11 +33,13 @@ class NetworkTesterMixin:
     batch: int = 2
     bounded: bool = True  # generator output in [-1, 1] (tanh)
 
+    @abstractmethod
     def make_generator(self) -> nn.Module:
-        raise NotImplementedError
+        """The generator under test."""
 
+    @abstractmethod
     def make_discriminator(self) -> nn.Module:
-        raise NotImplementedError
+        """The discriminator under test."""
 
     # ------------------------------------------------------------ helpers
 

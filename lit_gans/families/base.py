@@ -339,10 +339,6 @@ class AdversarialModule(L.LightningModule):
     def forward(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
         return self.generator(z, labels)
 
-    @property
-    def is_image_model(self) -> bool:
-        return len(self.data_shape) == 3
-
     def extra_repr(self) -> str:
         return f"objective={self.objective.name}, n_critic={self.n_critic}, latent_dim={self.latent_dim}"
 
