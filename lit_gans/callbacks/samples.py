@@ -1,4 +1,5 @@
-"""Sample grids from the fixed latent batch, written to files and to the loggers."""
+"""Sample grids from the fixed latent batch and latent interpolation strips, written to files and
+to the loggers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 
+from lit_gans.latent import interpolation_strips
 from lit_gans.plotting import save_samples
 
 
@@ -17,18 +19,23 @@ class SampleGrid(L.Callback):
     """Every ``every_n_g_steps`` generator iterations and at the end of training, draw samples from
     the model's fixed latent batch (EMA generator when enabled) and save them as
     ``<log_dir>/samples/g0001000.png``: an image grid, or a scatter plot for 2-D data. The image is
-    also sent to wandb and TensorBoard loggers.
+    also sent to wandb and TensorBoard loggers. For images, latent interpolation strips (slerp
+    between pairs of fixed latents, one strip per row) go to ``samples/interp_g0001000.png``.
 
     Args:
         every_n_g_steps: generator iterations between grids.
         dirpath: folder for the images; defaults to ``<log_dir>/samples``.
         nrow: images per grid row.
+        interpolation_steps: images per interpolation strip; 0 turns the strips off.
     """
 
-    def __init__(self, every_n_g_steps: int = 500, dirpath: Optional[str] = None, nrow: int = 8):
+    def __init__(self, every_n_g_steps: int = 500, dirpath: Optional[str] = None, nrow: int = 8, interpolation_steps: int = 10):
         if every_n_g_steps < 1:
             raise ValueError(f"samples.every_n_g_steps={every_n_g_steps} must be at least 1")
+        if interpolation_steps < 0 or interpolation_steps == 1:
+            raise ValueError(f"samples.interpolation_steps={interpolation_steps} must be 0 (off) or at least 2")
         self.every_n_g_steps, self.dirpath, self.nrow = every_n_g_steps, dirpath, nrow
+        self.interpolation_steps = interpolation_steps
         self._done_at = -1
         self.last_path: Optional[Path] = None
 
@@ -53,11 +60,19 @@ class SampleGrid(L.Callback):
         path = self._folder(trainer) / f"g{pl_module.g_step:07d}.png"
         save_samples(samples, path, nrow=self.nrow, reference=getattr(trainer.datamodule, "modes", None))
         self.last_path = path
+        self._publish(trainer, "samples", path, pl_module.g_step)
+        if self.interpolation_steps and samples.dim() == 4:
+            strips = interpolation_strips(pl_module, rows=self.nrow, steps=self.interpolation_steps).float().cpu()
+            interp = save_samples(strips, path.with_name(f"interp_{path.name}"), nrow=self.interpolation_steps)
+            self._publish(trainer, "interpolation", interp, pl_module.g_step)
+        return path
+
+    @staticmethod
+    def _publish(trainer: L.Trainer, key: str, path: Path, g_step: int) -> None:
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                logger.log_image("samples", [str(path)], step=trainer.global_step, caption=[f"g_step {pl_module.g_step}"])
+                logger.log_image(key, [str(path)], step=trainer.global_step, caption=[f"g_step {g_step}"])
             elif isinstance(logger, TensorBoardLogger):
                 from torchvision.io import decode_png, read_file
 
-                logger.experiment.add_image("samples", decode_png(read_file(str(path))), pl_module.g_step)
-        return path
+                logger.experiment.add_image(key, decode_png(read_file(str(path))), g_step)
