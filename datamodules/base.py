@@ -33,6 +33,9 @@ class GANDataModule(L.LightningDataModule, ABC):
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, pin_memory: bool = False):
         super().__init__()
+        # the whole chain of __init__ arguments: recorded in checkpoints (``lit-gans evaluate``
+        # rebuilds the data from them) and in the key of cached real-data features
+        self.save_hyperparameters()
         if batch_size < 1:
             raise ConfigError(f"data.batch_size={batch_size} must be at least 1")
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory

@@ -19,7 +19,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from datamodules.base import GANDataModule
-from lit_gans.callbacks import DomainMetrics, GANProgressBar, GeneratorStepCheckpoint, SampleGrid
+from lit_gans.callbacks import GenerativeMetrics, GANProgressBar, GeneratorStepCheckpoint, SampleGrid
 from lit_gans.errors import LitGansError
 from lit_gans.families.base import AdversarialModule
 from lit_gans.loggers import default_logger
@@ -62,7 +62,7 @@ class LitGansCLI(LightningCLI):
         parser.link_arguments("data.num_classes", "model.init_args.num_classes", apply_on="instantiate")
         parser.add_lightning_class_args(GeneratorStepCheckpoint, "checkpoint")
         parser.add_lightning_class_args(SampleGrid, "samples")
-        parser.add_lightning_class_args(DomainMetrics, "metrics")
+        parser.add_lightning_class_args(GenerativeMetrics, "metrics")
 
     def before_instantiate_classes(self) -> None:
         # the default wandb logger writes under the run's default_root_dir, not a shared runs/
@@ -93,7 +93,7 @@ class LitGansCLI(LightningCLI):
                 lines.append(f"  samples:    {callback.last_path}")
             if isinstance(callback, GeneratorStepCheckpoint) and callback.last_model_path:
                 lines.append(f"  checkpoint: {callback.last_model_path}")
-            if isinstance(callback, DomainMetrics) and callback.history:
+            if isinstance(callback, GenerativeMetrics) and callback.history:
                 final = ", ".join(f"{k}={v:.4g}" for k, v in callback.history[-1].items() if k != "g_step")
                 lines.append(f"  metrics:    {final}")
         for logger in trainer.loggers:

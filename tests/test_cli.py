@@ -42,8 +42,13 @@ def test_fit_writes_checkpoints_grids_metrics_and_says_where(trained):
     assert (run / "checkpoints" / "g0000020.ckpt").is_file()
     assert (run / "samples" / "g0000010.png").is_file() and (run / "samples" / "g0000020.png").is_file()
     assert Image.open(run / "samples" / "g0000020.png").size[0] > 64
-    metrics = (run / "metrics.csv").read_text()
-    assert "digits/frechet_distance" in metrics and "g_step" in metrics
+    # interpolation strips: 8 rows of 10 images (16 px digits shown at 32 px)
+    assert Image.open(run / "samples" / "interp_g0000020.png").size == (10 * 32 + 22, 8 * 32 + 18)
+    header, *rows = (run / "metrics.csv").read_text().splitlines()
+    columns = header.split(",")
+    assert {"g_step", "digits/fid", "digits/kid", "digits/is", "digits/classes", "digits/class_kl", "digits/confidence"} <= set(columns)
+    fids = [row.split(",")[columns.index("digits/fid")] for row in rows]
+    assert len([v for v in fids if v]) == 2  # evaluated at g_step 10 and 20
     assert "trained 20 generator iterations" in result.stdout
     assert "samples:" in result.stdout and "checkpoint:" in result.stdout
 
