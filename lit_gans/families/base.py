@@ -27,6 +27,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from lit_gans.errors import ConfigError, NonFiniteLossError
 from lit_gans.nets.factory import Architecture, build_networks
+from lit_gans.nets.packing import Packed, packed_shape
 from lit_gans.losses import ObjectiveName, get_objective
 from lit_gans.regularizers import apply_spectral_norm, clip_weights, gradient_penalty, r1_penalty, r2_penalty
 
@@ -68,6 +69,9 @@ class AdversarialModule(L.LightningModule):
         r1_gamma: weight gamma of the R1 penalty on real data (applied as gamma / 2); 0 disables.
         r2_gamma: weight gamma of the R2 penalty on generated data (applied as gamma / 2); 0 disables.
         spectral_norm: spectrally normalise every critic layer (SNGAN).
+        pack: samples the discriminator judges together (PacGAN, Lin et al. 2018): m consecutive real or
+            generated samples are concatenated into one input and get one logit; 1 disables. The batch
+            size must be a multiple of it; unconditional families only.
         ema_decay: decay of an exponential moving average of the generator weights, used for
             sampling and evaluation; None disables.
         ema_start: generator iteration from which the average starts (before it, the EMA copies G).
@@ -97,6 +101,7 @@ class AdversarialModule(L.LightningModule):
         r1_gamma: float = 0.0,
         r2_gamma: float = 0.0,
         spectral_norm: bool = False,
+        pack: int = 1,
         ema_decay: Optional[float] = None,
         ema_start: int = 0,
         max_g_steps: Optional[int] = None,
@@ -116,6 +121,10 @@ class AdversarialModule(L.LightningModule):
             raise ConfigError(f"model.max_g_steps={max_g_steps} must be a positive number of generator iterations")
         if conditional and num_classes < 1:
             raise ConfigError("a conditional family needs labelled data: the DataModule reports num_classes=0")
+        if pack < 1:
+            raise ConfigError(f"model.pack={pack} must be at least 1 (1 disables packing; PacGAN uses 2 to 4)")
+        if pack > 1 and conditional:
+            raise ConfigError(f"model.pack={pack} needs an unconditional family: packing class labels is not supported")
         for name, value in (("gradient_penalty", gradient_penalty), ("r1_gamma", r1_gamma), ("r2_gamma", r2_gamma)):
             if value < 0:
                 raise ConfigError(f"model.{name}={value} must be >= 0 (0 disables it)")
@@ -123,6 +132,7 @@ class AdversarialModule(L.LightningModule):
         self.latent_dim = latent_dim
         self.data_shape = tuple(int(d) for d in data_shape)
         self.num_classes, self.conditional = num_classes, conditional
+        self.pack = pack
         self.generator, discriminator = self.build_networks(architecture, g_width, d_width, d_batch_norm)
         self.discriminator = apply_spectral_norm(discriminator) if spectral_norm else discriminator
         self.g_optimizer = g_optimizer or adam(2e-4)
@@ -148,16 +158,16 @@ class AdversarialModule(L.LightningModule):
     def build_networks(
         self, architecture: Architecture, g_width: Optional[int], d_width: Optional[int], d_batch_norm: bool
     ) -> tuple[nn.Module, nn.Module]:
-        """The generator and discriminator; a family overrides this where the paper adds networks."""
-        return build_networks(
-            architecture,
-            self.latent_dim,
-            self.data_shape,
-            num_classes=self.num_classes if self.conditional else 0,
-            g_width=g_width,
-            d_width=d_width,
-            d_batch_norm=d_batch_norm,
-        )
+        """The generator and discriminator (packed when ``pack > 1``); a family overrides this where the
+        paper adds networks."""
+        kwargs = dict(num_classes=self.num_classes if self.conditional else 0, g_width=g_width, d_width=d_width,
+                      d_batch_norm=d_batch_norm)
+        generator, discriminator = build_networks(architecture, self.latent_dim, self.data_shape, **kwargs)
+        if self.pack > 1:
+            # the same discriminator, built for m samples concatenated along the first axis
+            _, inner = build_networks(architecture, self.latent_dim, packed_shape(self.data_shape, self.pack), **kwargs)
+            discriminator = Packed(inner, self.pack)
+        return generator, discriminator
 
     # ------------------------------------------------------------------ sampling
     @property
