@@ -106,7 +106,7 @@ def train(
             loss.backward()
             optimizer.step()
             schedule.step()
-            total += float(loss)
+            total += float(loss.detach())
         log(f"epoch {epoch + 1}/{epochs}: loss {total / max(steps_per_epoch, 1):.4f} ({time.perf_counter() - start:.1f} s)")
     train_acc, test_acc = accuracy(network, x_train, y_train), accuracy(network, x_test, y_test)
     log(f"train accuracy {train_acc:.4f}, test accuracy {test_acc:.4f}")
@@ -145,14 +145,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     if args.epochs is not None and args.epochs < 1:
         parser.error(f"--epochs={args.epochs} must be at least 1")
+    out = Path(args.out or f"{args.dataset}.pt")
+    threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
-    out = Path(args.out or f"{args.dataset}.pt")
     try:
         network, meta = train(args.dataset, args.root, args.epochs, args.seed, download=args.download)
     except LitGansError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    finally:  # leave the caller's process as it was (the CLI and tests call main in-process)
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
     meta["command"] = shlex.join(["lit-gans", "train-classifier", *(sys.argv[1:] if argv is None else argv)])
     save(network, meta, out)
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB)")
