@@ -119,9 +119,7 @@ class ModelEvaluation:
         from lit_gans.metrics.features import feature_network
 
         network = feature_network(self.feature, self.inception_weights).to(device)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
-            self.evaluator = Evaluator(network, image_metrics, kid_subset_size=self.kid_subset_size).to(device)
+        self.evaluator = Evaluator(network, image_metrics, kid_subset_size=self.kid_subset_size).to(device)
         if self.evaluator.needs_real:
             if self.datamodule.train_set is None:
                 self.datamodule.setup("fit")
@@ -159,7 +157,7 @@ class ModelEvaluation:
         if self.evaluator is not None:
             self.prepare(module.device)
             self.evaluator.reset_fake()
-            mine = len(torch.arange(n).tensor_split(world)[rank])
+            mine = len(torch.arange(max(n, world)).tensor_split(world)[rank])  # every rank at least one
             samples = self._samples(module, mine, seed * 1009 + rank)
             for batch in samples.split(self.batch_size):
                 self.evaluator.update_fake(batch)

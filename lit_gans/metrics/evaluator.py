@@ -106,17 +106,20 @@ class Evaluator(nn.Module):
         self.network = network.eval().requires_grad_(False)
         self.metric_names = tuple(dict.fromkeys(metrics))
         d, k = network.num_features, network.num_classes
-        self.fid = FrechetInceptionDistance(feature=_Given(d), reset_real_features=False) if "fid" in metrics else None
-        self.kid = (
-            KernelInceptionDistance(feature=_Given(d), subsets=kid_subsets, subset_size=kid_subset_size, reset_real_features=False)
-            if "kid" in metrics
-            else None
-        )
-        self.inception_score = InceptionScore(feature=_Given(k), splits=is_splits) if "is" in metrics else None
+        with warnings.catch_warnings():  # torchmetrics' note that KID and IS keep features in memory
+            warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
+            self.fid = FrechetInceptionDistance(feature=_Given(d), reset_real_features=False) if "fid" in metrics else None
+            self.kid = (
+                KernelInceptionDistance(feature=_Given(d), subsets=kid_subsets, subset_size=kid_subset_size, reset_real_features=False)
+                if "kid" in metrics
+                else None
+            )
+            self.inception_score = InceptionScore(feature=_Given(k), splits=is_splits) if "is" in metrics else None
         self.classifier = ClassifierScores(k) if "classifier" in metrics else None
         self.kid_subset_size, self.is_splits = kid_subset_size, is_splits
         self.n_real = 0  # this rank's
         self.n_fake = 0
+        self._pending: list[tuple[Tensor, Tensor]] = []
         self._warned = False
 
     @property
@@ -132,8 +135,8 @@ class Evaluator(nn.Module):
         """Add real features (this rank's share of them)."""
         if self.fid is not None:
             self.fid.update(features, real=True)
-        if self.kid is not None:
-            self.kid.update(features, real=True)
+        if self.kid is not None:  # float64: KID's polynomial-kernel MMD cancels large terms
+            self.kid.update(features.double(), real=True)
         self.n_real += len(features)
 
     @torch.no_grad()
@@ -141,10 +144,9 @@ class Evaluator(nn.Module):
         features, logits = self.features(images)
         if self.fid is not None:
             self.fid.update(features, real=False)
-        if self.kid is not None:
-            self.kid.update(features, real=False)
-        if self.inception_score is not None:
-            self.inception_score.update(logits)
+        # KID and IS keep per-update lists that DDP gathers update by update, interleaving the
+        # ranks; one update per rank at compute() keeps the single-process order
+        self._pending.append((features.double(), logits))
         if self.classifier is not None:
             self.classifier.update(logits)
         self.n_fake += len(images)
@@ -166,6 +168,13 @@ class Evaluator(nn.Module):
         """The metrics over every rank's samples (call on every rank). FID/KID are NaN with fewer
         than 2 samples on either side; with fewer samples than feature dimensions they are computed
         and one warning says they are biased."""
+        if self._pending:
+            features, logits = (torch.cat(parts) for parts in zip(*self._pending))
+            self._pending = []
+            if self.kid is not None:
+                self.kid.update(features, real=False)
+            if self.inception_score is not None:
+                self.inception_score.update(logits)
         n_real, n_fake = self._global_counts()
         d = self.network.num_features
         out: dict[str, float] = {}
@@ -204,6 +213,7 @@ class Evaluator(nn.Module):
             if metric is not None:
                 metric.reset()
         self.n_fake = 0
+        self._pending = []
 
 
 # ---------------------------------------------------------------------- real features, cached

@@ -74,14 +74,15 @@ class InceptionFeatures(nn.Module):
             self.net = NoTrainInceptionV3(
                 name="inception-v3-compat", features_list=["2048", "logits_unbiased"], feature_extractor_weights_path=str(path)
             )
-        except (RuntimeError, KeyError, EOFError, OSError, ValueError) as err:
+        except Exception as err:  # unpickling, missing keys, wrong shapes
             raise ConfigError(
                 f"Inception weights {path} cannot be loaded ({type(err).__name__}); it is not torch-fidelity's "
                 f"{INCEPTION_FILE}: download it again from {INCEPTION_URL}"
             ) from None
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        features, logits = self.net(to_uint8_rgb(images))
+        # torchmetrics' forward keeps only the first output; its inner forward returns both
+        features, logits = self.net._torch_fidelity_forward(to_uint8_rgb(images))
         return features.reshape(len(images), -1), logits.reshape(len(images), -1)
 
 

@@ -1,0 +1,183 @@
+"""FID/KID/IS/classifier scores on torchmetrics (domain and Inception feature spaces), PacGAN's mode
+coverage on hand-made point sets, real-feature caching, small samples, and DDP equality."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from unittest import mock
+
+import pytest
+import torch
+
+from datamodules.digits import load_digit_images
+from lit_gans.errors import ConfigError
+from lit_gans.metrics.evaluator import Evaluator, real_features
+from lit_gans.metrics.features import InceptionFeatures, feature_network
+from lit_gans.metrics.modes import mode_coverage
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="module")
+def digits() -> torch.Tensor:
+    images, _ = load_digit_images()
+    x = torch.from_numpy(images).float()[:, None] / 127.5 - 1
+    return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(0))]
+
+
+@pytest.fixture(scope="module")
+def network():
+    return feature_network("digits")
+
+
+def evaluate(network, real, fake, **kwargs) -> dict[str, float]:
+    evaluator = Evaluator(network, **kwargs)
+    evaluator.add_real_features(evaluator.features(real)[0])
+    evaluator.update_fake(fake)
+    return evaluator.compute()
+
+
+def test_fid_of_a_set_against_itself_is_zero(network, digits):
+    values = evaluate(network, digits, digits, metrics=["fid"])
+    assert abs(values["fid"]) < 1e-3
+
+
+def test_fid_grows_as_noise_is_added(network, digits):
+    g = torch.Generator().manual_seed(1)
+    noise = torch.randn(digits.shape, generator=g)
+    fids = [evaluate(network, digits, (digits + s * noise).clamp(-1, 1), metrics=["fid"])["fid"] for s in (0.0, 0.2, 0.5, 1.0)]
+    assert all(a < b for a, b in zip(fids, fids[1:])), fids
+    assert fids[-1] > 100 * max(fids[0], 1e-3)
+
+
+def test_kid_is_zero_on_two_halves_of_one_shuffled_set(network, digits):
+    half = len(digits) // 2
+    same = evaluate(network, digits[:half], digits[half:], metrics=["kid"], kid_subsets=50, kid_subset_size=500)
+    noisy = evaluate(network, digits[:half], (digits[half:] + 0.5 * torch.randn_like(digits[half:])).clamp(-1, 1), metrics=["kid"], kid_subsets=50, kid_subset_size=500)
+    assert abs(same["kid"]) < 3 * same["kid_std"] + 1e-3
+    assert noisy["kid"] > 10 * abs(same["kid"]) and noisy["kid"] > noisy["kid_std"]
+
+
+def test_classifier_scores_and_inception_score_see_collapse(network, digits):
+    real = evaluate(network, digits, digits, metrics=["is", "classifier"])
+    collapsed = evaluate(network, digits, digits[:1].expand(500, -1, -1, -1), metrics=["is", "classifier"])
+    assert real["classes"] == 10 and real["class_kl"] < 0.05 and real["confidence"] > 0.9
+    assert collapsed["classes"] == 1 and collapsed["class_kl"] == pytest.approx(math.log(10), abs=1e-6)
+    assert real["is"] > 8 and collapsed["is"] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_fewer_samples_than_features_warn_once_and_do_not_crash(network, digits):
+    evaluator = Evaluator(network)
+    evaluator.add_real_features(evaluator.features(digits[:5])[0])
+    evaluator.update_fake(digits[5:10])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first, second = evaluator.compute(), evaluator.compute()
+    biased = [w for w in caught if "biased" in str(w.message)]
+    assert len(biased) == 1 and "5 samples" in str(biased[0].message)
+    assert math.isfinite(first["fid"]) and math.isfinite(first["kid"]) and first == second
+    single = Evaluator(network)
+    single.add_real_features(single.features(digits[:1])[0])
+    single.update_fake(digits[1:2])
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        assert math.isnan(single.compute()["fid"])
+
+
+def test_real_features_are_computed_once_and_cached(tmp_path, network, digits):
+    calls = []
+
+    def featurize(x):
+        calls.append(len(x))
+        return network(x)[0]
+
+    key = {"data": "digits", "feature": "digits", "n_real": 100}
+    first = real_features(key, lambda: digits[:100].split(40), featurize, tmp_path)
+    second = real_features(key, lambda: digits[:100].split(40), featurize, tmp_path)
+    assert calls == [40, 40, 20] and torch.equal(first, second)
+    other = real_features({**key, "n_real": 50}, lambda: digits[:50].split(50), featurize, tmp_path)
+    assert calls == [40, 40, 20, 50] and other.shape == (50, network.num_features)
+    (cached,) = [p for p in tmp_path.iterdir() if p.stat().st_size == max(q.stat().st_size for q in tmp_path.iterdir())]
+    cached.write_bytes(b"damaged")  # a damaged cache is recomputed, not an error
+    assert torch.equal(real_features(key, lambda: digits[:100].split(40), featurize, tmp_path), first)
+
+
+@pytest.mark.parametrize(
+    "points, modes, high_quality, kl",
+    [
+        # one point exactly on each of 4 modes: all covered, all high quality, uniform
+        ([[0, 0], [1, 0], [0, 1], [1, 1]], 4, 1.0, 0.0),
+        # two points on mode 0, one 2.9 std away from mode 1 (counts), one 3.1 std away (does not)
+        ([[0, 0], [0, 0], [1.029, 0], [0, 1.031]], 2, 0.75, math.log(4) + (2 / 3) * math.log(2 / 3) + (1 / 3) * math.log(1 / 3)),
+        # nothing near any mode
+        ([[0.5, 0.5], [0.5, 0.5]], 0, 0.0, None),
+    ],
+)
+def test_pacgan_mode_coverage_on_hand_made_points(points, modes, high_quality, kl):
+    centres = torch.tensor([[0.0, 0], [1, 0], [0, 1], [1, 1]])
+    stats = mode_coverage(torch.tensor(points, dtype=torch.float64), centres, std=0.01)
+    assert stats["modes"] == modes and stats["high_quality"] == pytest.approx(high_quality)
+    if kl is None:
+        assert math.isnan(stats["reverse_kl"])
+    else:
+        assert stats["reverse_kl"] == pytest.approx(kl, abs=1e-9)
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_give_the_single_process_values(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent), "OMP_NUM_THREADS": "1", "TEST_PORT": "29541"}
+    values = {}
+    for world in (1, 2):
+        out = tmp_path / f"world{world}.json"
+        result = subprocess.run([sys.executable, str(HERE / "metrics_ddp_script.py"), str(world), str(out)],
+                                env=env, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        values[world] = json.loads(out.read_text())
+    assert set(values[1]) == {"fid", "kid", "kid_std", "is", "is_std", "classes", "class_kl", "confidence"}
+    for key, single in values[1].items():
+        assert values[2][key] == pytest.approx(single, rel=1e-5, abs=1e-6), key
+
+
+# ---------------------------------------------------------------------- Inception from a local file
+@pytest.fixture(scope="module")
+def random_inception_weights(tmp_path_factory) -> Path:
+    """torch-fidelity's Inception architecture with random weights, saved like the real file: it
+    tests the loading and plumbing, not the numbers (the real weights cannot be downloaded here)."""
+    import torch_fidelity.feature_extractor_inceptionv3 as fe
+
+    with mock.patch.object(fe, "load_state_dict_from_url", lambda *a, **k: None), \
+            mock.patch.object(fe.FeatureExtractorInceptionV3, "load_state_dict", lambda *a, **k: None):
+        net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    path = tmp_path_factory.mktemp("inception") / "weights-inception.pth"
+    torch.save(net.state_dict(), path)
+    return path
+
+
+def test_inception_features_load_from_a_local_file(random_inception_weights, digits):
+    net = InceptionFeatures(random_inception_weights)
+    features, logits = net(digits[:3])  # grey 8x8 in [-1, 1] -> uint8 RGB 299x299 inside
+    assert features.shape == (3, 2048) and logits.shape == (3, 1008)
+    values = evaluate(net, digits[:4], digits[:4], metrics=["fid", "is"])
+    assert abs(values["fid"]) < 1e-2 and values["is"] > 0
+
+
+def test_inception_weights_found_through_the_environment(random_inception_weights, monkeypatch):
+    monkeypatch.setenv("LIT_GANS_INCEPTION_WEIGHTS", str(random_inception_weights))
+    assert InceptionFeatures().num_features == 2048
+
+
+def test_missing_or_corrupt_inception_weights_are_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("LIT_GANS_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    with pytest.raises(ConfigError, match="Inception weights .* not found.*download https://.*inception_weights"):
+        InceptionFeatures()
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match="cannot be loaded"):
+        InceptionFeatures(bad)
