@@ -3,6 +3,8 @@
     lit-gans fit --config configs/dcgan/digits.yaml [--trainer.devices 2 ...]
     lit-gans validate --config configs/dcgan/digits.yaml --ckpt_path last.ckpt
     lit-gans sample --ckpt runs/.../last.ckpt --n 64 --out grid.png [--labels 0,1,2]
+    lit-gans evaluate --ckpt runs/.../last.ckpt [--metrics fid,kid,is,classifier] [--n-samples 10000]
+    lit-gans train-classifier --dataset digits --out digits.pt
 """
 
 from __future__ import annotations
@@ -142,6 +144,70 @@ def sample_main(argv: Sequence[str]) -> int:
     return 0
 
 
+def evaluate_main(argv: Sequence[str]) -> int:
+    """``lit-gans evaluate``: metrics of a checkpoint's samples, printed as a table and written as JSON."""
+    import importlib
+    import json
+    import time
+
+    from lit_gans.callbacks.metrics import METRICS, ModelEvaluation
+    from lit_gans.checkpoints import load_family
+
+    parser = argparse.ArgumentParser(prog="lit-gans evaluate", description=evaluate_main.__doc__)
+    parser.add_argument("--ckpt", required=True, help="a lit-gans checkpoint (.ckpt)")
+    parser.add_argument("--metrics", default=None, help=f"comma-separated, from {','.join(METRICS)} (default: what suits the data)")
+    parser.add_argument("--feature", default="auto", help="feature space: auto, inception, digits, fashion_mnist or a classifier weights file")
+    parser.add_argument("--inception-weights", default=None, help="torch-fidelity's Inception weights file (for --feature inception)")
+    parser.add_argument("--n-samples", type=int, default=10_000, help="generated samples (default 10,000; 2,500 is PacGAN's toy protocol)")
+    parser.add_argument("--n-real", type=int, default=10_000, help="real samples of the reference statistics (cached)")
+    parser.add_argument("--batch-size", type=int, default=250, help="images per feature-network batch")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the latent draw")
+    parser.add_argument("--no-ema", action="store_true", help="use the raw generator even if an EMA copy exists")
+    parser.add_argument("--out", default=None, help="JSON output (default: <checkpoint>.metrics.json)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args(list(argv))
+    model = load_family(args.ckpt, map_location=args.device)
+    recorded = torch.load(args.ckpt, map_location="cpu", weights_only=True).get("lit_gans", {}).get("datamodule")
+    if not recorded:
+        raise LitGansError(f"checkpoint {args.ckpt} does not record its data (written before lit-gans 0.2); retrain or resume it once to record it")
+    module_name, _, class_name = recorded["class_path"].rpartition(".")
+    try:
+        datamodule = getattr(importlib.import_module(module_name), class_name)(**recorded["init_args"])
+    except (ImportError, AttributeError) as err:
+        raise LitGansError(f"checkpoint {args.ckpt} was trained on {recorded['class_path']}, which cannot be built here: {err}") from None
+    if args.no_ema:
+        model.ema_generator = None
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    evaluation = ModelEvaluation(
+        datamodule, metrics=metrics, feature=args.feature, inception_weights=args.inception_weights,
+        n_samples=args.n_samples, n_real=args.n_real, batch_size=args.batch_size,
+    )
+    if not evaluation.metrics:
+        raise LitGansError(f"no metric applies to {class_name}; pass --metrics and, for images, --feature")
+    start = time.perf_counter()
+    evaluation.prepare(model.device)
+    values = evaluation.evaluate(model, seed=args.seed)
+    seconds = time.perf_counter() - start
+    which = "generator" if model.ema_generator is None else "EMA generator"
+    print(f"{type(model).__name__} at g_step {model.g_step} ({which}), {args.n_samples} samples, {class_name}, {seconds:.1f} s")
+    width = max(len(k) for k in values)
+    print(f"{'metric':<{width}}  value")
+    for key, value in values.items():
+        print(f"{key:<{width}}  {value:.6g}")
+    out = Path(args.out) if args.out else Path(args.ckpt).with_suffix(".metrics.json")
+    report = {
+        "checkpoint": str(args.ckpt), "family": type(model).__name__, "g_step": model.g_step, "generator": which,
+        "data": recorded, "feature": evaluation.feature, "n_samples": args.n_samples, "seed": args.seed,
+        "seconds": seconds, "metrics": values,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    tmp.replace(out)
+    print(f"wrote {out}")
+    return 0
+
+
 _PARSER_NOISE = ("Does not validate", "Subtypes:", "Errors:", "Given value type", "Expected a <class 'NoneType'>")
 
 
@@ -168,6 +234,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args and args[0] == "sample":
             return sample_main(args[1:])
+        if args and args[0] == "evaluate":
+            return evaluate_main(args[1:])
+        if args and args[0] == "train-classifier":
+            from lit_gans.metrics.train_classifier import main as train_classifier_main
+
+            return train_classifier_main(args[1:])
         LitGansCLI(args=None if argv is None else args)
         return 0
     except (LitGansError, ValueError) as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -68,6 +69,26 @@ def test_validate_from_a_checkpoint(trained):
     result = lit_gans("validate", "--config", QUICKSTART, "--ckpt_path", str(ckpt), *FAST, cwd=cwd)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "val/d_loss" in result.stdout
+    assert "digits/fid" in result.stdout  # the metrics callback evaluates at validation too
+
+
+def test_evaluate_prints_a_table_and_writes_json(trained):
+    import json
+
+    cwd, _ = trained
+    ckpt = cwd / "runs" / "quickstart" / "logs" / "version_0" / "checkpoints" / "last.ckpt"
+    result = lit_gans("evaluate", "--ckpt", str(ckpt), "--n-samples", "300", "--n-real", "300", "--out", "eval.json", cwd=cwd)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "DCGAN at g_step 20 (EMA generator), 300 samples, DigitsDataModule" in result.stdout
+    report = json.loads((cwd / "eval.json").read_text())
+    assert set(report["metrics"]) == {f"digits/{k}" for k in ("fid", "kid", "kid_std", "is", "is_std", "classes", "class_kl", "confidence")}
+    for key, value in report["metrics"].items():
+        assert re.search(rf"^{re.escape(key)} +{re.escape(f'{value:.6g}')}$", result.stdout, re.MULTILINE), key
+    assert report["data"]["init_args"]["image_size"] == 16 and report["feature"] == "digits"
+    only_fid = lit_gans("evaluate", "--ckpt", str(ckpt), "--metrics", "fid", "--n-samples", "300", "--n-real", "300", "--out", "fid.json", cwd=cwd)
+    assert list(json.loads((cwd / "fid.json").read_text())["metrics"]) == ["digits/fid"], only_fid.stderr[-2000:]
+    wrong = lit_gans("evaluate", "--ckpt", str(ckpt), "--metrics", "modes", cwd=cwd)
+    assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1 and "needs a 2-D mixture" in wrong.stderr
 
 
 @pytest.mark.parametrize(
@@ -88,9 +109,10 @@ def test_bad_configs_exit_non_zero_with_one_clear_line(tmp_path, args, message):
     assert error_lines and message in error_lines[-1], result.stderr[-2000:]
 
 
-def test_sample_with_a_corrupt_checkpoint_is_one_clear_line(tmp_path):
+@pytest.mark.parametrize("command", ["sample", "evaluate"])
+def test_corrupt_checkpoint_is_one_clear_line(tmp_path, command):
     (tmp_path / "bad.ckpt").write_bytes(b"\x00" * 100)
-    result = lit_gans("sample", "--ckpt", "bad.ckpt", cwd=tmp_path, timeout=120)
+    result = lit_gans(command, "--ckpt", "bad.ckpt", cwd=tmp_path, timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip().splitlines()[-1]]
     assert "cannot be read" in result.stderr

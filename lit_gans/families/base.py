@@ -340,6 +340,13 @@ class AdversarialModule(L.LightningModule):
             "g_step": self.g_step,
             "d_step": self.d_step,
         }
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        if datamodule is not None and hasattr(datamodule, "hparams"):
+            # the data this model learnt, so that `lit-gans evaluate` can rebuild the reference set
+            checkpoint["lit_gans"]["datamodule"] = {
+                "class_path": f"{type(datamodule).__module__}.{type(datamodule).__qualname__}",
+                "init_args": {k: v for k, v in datamodule.hparams.items() if not k.startswith("_")},
+            }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("lit_gans", {})
