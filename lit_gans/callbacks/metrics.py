@@ -126,7 +126,7 @@ class ModelEvaluation:
             n = n_real or self.n_real
             key = {
                 "data": f"{type(self.datamodule).__module__}.{type(self.datamodule).__qualname__}",
-                "hparams": {k: v for k, v in dict(self.datamodule.hparams).items() if k not in ("batch_size", "num_workers", "pin_memory")},
+                "hparams": {k: v for k, v in dict(self.datamodule.hparams).items() if not k.startswith("_") and k not in ("batch_size", "num_workers", "pin_memory")},
                 "feature": self.feature,
                 "n_real": n,
             }
