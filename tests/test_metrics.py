@@ -181,3 +181,15 @@ def test_missing_or_corrupt_inception_weights_are_one_clear_error(tmp_path, monk
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(ConfigError, match="cannot be loaded"):
         InceptionFeatures(bad)
+
+
+@pytest.mark.slow
+def test_metrics_callback_under_ddp_every_rank_computes_the_same_values(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, str(HERE / "metrics_callback_ddp_script.py"), str(tmp_path)],
+                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert [h["g_step"] for h in rank0] == [2, 4] == [h["g_step"] for h in rank1]
+    for h0, h1 in zip(rank0, rank1):  # synced torchmetrics states: identical values on both ranks
+        assert h0 == pytest.approx(h1) and {"digits/fid", "digits/kid", "digits/classes"} <= set(h0)
