@@ -46,6 +46,17 @@ class AutoWandbLogger(WandbLogger):
         os.makedirs(save_dir, exist_ok=True)
         super().__init__(project=project, save_dir=save_dir, offline=offline, **kwargs)
 
+    @property
+    def experiment(self) -> Any:
+        """The wandb run; its charts use generator iterations (``g_step``) as the x-axis, not
+        Lightning's global step, which counts both optimizers' steps."""
+        first = self._experiment is None
+        run = super().experiment
+        if first and getattr(run, "define_metric", None):
+            run.define_metric("g_step")
+            run.define_metric("*", step_metric="g_step", step_sync=True)
+        return run
+
 
 def default_logger() -> Any:
     """A lazily built ``AutoWandbLogger``, for LightningCLI's trainer defaults."""
