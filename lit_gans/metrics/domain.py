@@ -61,6 +61,7 @@ class DomainNetwork(nn.Module):
         super().__init__()
         self.name, self.native_size = name, int(native_size)
         self.widths, self.num_features, self.num_classes = tuple(int(w) for w in widths), int(num_features), int(num_classes)
+        self.meta: dict[str, Any] = {}  # what the weights file says about its training (filled on load)
         layers: list[nn.Module] = []
         in_channels = 1
         for i, width in enumerate(self.widths):
