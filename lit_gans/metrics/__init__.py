@@ -1,7 +1,16 @@
-"""Evaluation metrics that run offline on the CPU."""
+"""Evaluation metrics: FID/KID/IS and classifier scores on torchmetrics (``evaluator``) in Inception's
+or a shipped domain classifier's feature space (``features``, ``domain``), PacGAN's mode coverage,
+stacked-digits modes, and a pixel-space digits score for quick learning checks."""
 
 from lit_gans.metrics.digits import digits_score
+from lit_gans.metrics.domain import classifier_scores, load_domain_network
+from lit_gans.metrics.evaluator import ClassifierScores, Evaluator
+from lit_gans.metrics.features import feature_network
 from lit_gans.metrics.frechet import frechet_distance, gaussian_stats
-from lit_gans.metrics.modes import mode_coverage
+from lit_gans.metrics.modes import mode_coverage, uniform_kl
+from lit_gans.metrics.stacked import stacked_modes
 
-__all__ = ["digits_score", "frechet_distance", "gaussian_stats", "mode_coverage"]
+__all__ = [
+    "ClassifierScores", "Evaluator", "classifier_scores", "digits_score", "feature_network", "frechet_distance",
+    "gaussian_stats", "load_domain_network", "mode_coverage", "stacked_modes", "uniform_kl",
+]

@@ -20,7 +20,6 @@ accuracy, seed, command, torch version) and load with ``torch.load(..., weights_
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -168,23 +167,21 @@ def load_domain_network(name_or_path: str, map_location: Any = None) -> DomainNe
 
 
 def classifier_scores(logits: Tensor) -> dict[str, float]:
-    """Scores of generated samples from a domain classifier's logits (N, K).
+    """Scores of generated samples from a domain classifier's logits (N, K), in one call (the
+    torchmetrics ``ClassifierScores`` accumulates them over batches and DDP ranks).
 
     Returns ``classes`` (classes predicted at least once), ``class_kl`` (KL divergence of the
     predicted-class histogram p from uniform, sum p log(K p): 0 when classes are balanced, log K
     when one class takes everything) and ``confidence`` (mean max softmax probability).
     """
+    from lit_gans.metrics.evaluator import ClassifierScores
+
     if logits.dim() != 2 or len(logits) == 0:
         raise ConfigError(f"classifier_scores needs logits (N, K) with N >= 1, got {tuple(logits.shape)}")
-    logits = logits.detach().double()
-    num_classes = logits.shape[1]
-    probs = logits.softmax(dim=1)
-    counts = torch.bincount(logits.argmax(dim=1), minlength=num_classes)
-    return {
-        "classes": int((counts > 0).sum()),
-        "class_kl": uniform_kl(counts, num_classes),
-        "confidence": float(probs.max(dim=1).values.mean()),
-    }
+    metric = ClassifierScores(logits.shape[1])
+    metric.update(logits.detach().cpu())
+    scores = {k: float(v) for k, v in metric.compute().items()}
+    return {**scores, "classes": int(scores["classes"])}
 
 
 def domain_for(datamodule: Any) -> Optional[str]:
@@ -199,10 +196,3 @@ def domain_for(datamodule: Any) -> Optional[str]:
     if isinstance(datamodule, MNISTDataModule):
         return "mnist"
     return None
-
-
-def uniform_kl(counts: Tensor, num_classes: int) -> float:
-    """KL(p || uniform over ``num_classes``) of a histogram of counts; log(num_classes) at most."""
-    p = counts.double() / counts.sum()
-    nz = p > 0
-    return float((p[nz] * (p[nz] * num_classes).log()).sum()) if counts.sum() > 0 else math.nan

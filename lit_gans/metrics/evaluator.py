@@ -29,6 +29,7 @@ from torchmetrics import Metric
 from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelInceptionDistance
 
 from lit_gans.errors import ConfigError
+from lit_gans.metrics.modes import uniform_kl
 
 IMAGE_METRICS = ("fid", "kid", "is", "classifier")
 
@@ -64,13 +65,10 @@ class ClassifierScores(Metric):
         self.confidence_sum += confidence.sum()
 
     def compute(self) -> dict[str, Tensor]:
-        total = self.counts.sum().clamp_min(1)
-        p = self.counts / total
-        nz = p > 0
         return {
             "classes": (self.counts > 0).sum().double(),
-            "class_kl": (p[nz] * (p[nz] * self.num_classes).log()).sum(),
-            "confidence": self.confidence_sum / total,
+            "class_kl": torch.tensor(uniform_kl(self.counts, self.num_classes), dtype=torch.float64),
+            "confidence": self.confidence_sum / self.counts.sum().clamp_min(1),
         }
 
 

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
+
+
+def uniform_kl(counts: Tensor, num_classes: int) -> float:
+    """KL(p || uniform over ``num_classes``) of a histogram of counts; log(num_classes) at most."""
+    p = counts.double() / counts.sum()
+    nz = p > 0
+    return float((p[nz] * (p[nz] * num_classes).log()).sum()) if counts.sum() > 0 else math.nan
 
 
 def mode_coverage(samples: Tensor, modes: Tensor, std: float, n_std: float = 3.0) -> dict[str, float]:
@@ -19,15 +28,9 @@ def mode_coverage(samples: Tensor, modes: Tensor, std: float, n_std: float = 3.0
     dist = torch.cdist(samples[finite], modes)
     nearest_dist, nearest = dist.min(1) if len(dist) else (torch.zeros(0), torch.zeros(0, dtype=torch.long))
     high_quality = nearest_dist <= n_std * std
-    counts = torch.bincount(nearest[high_quality], minlength=len(modes)).double()
-    if counts.sum() > 0:
-        p = counts / counts.sum()
-        nz = p > 0
-        reverse_kl = float((p[nz] * (p[nz] * len(modes)).log()).sum())
-    else:
-        reverse_kl = float("nan")
+    counts = torch.bincount(nearest[high_quality], minlength=len(modes))
     return {
         "modes": int((counts > 0).sum()),
         "high_quality": float(high_quality.sum()) / max(len(samples), 1),
-        "reverse_kl": reverse_kl,
+        "reverse_kl": uniform_kl(counts, len(modes)),
     }

@@ -18,7 +18,8 @@ import torch
 from torch import Tensor
 
 from lit_gans.errors import ConfigError
-from lit_gans.metrics.domain import DomainNetwork, load_domain_network, uniform_kl
+from lit_gans.metrics.domain import DomainNetwork, load_domain_network
+from lit_gans.metrics.modes import uniform_kl
 
 N_MODES = 1000
 
