@@ -193,3 +193,37 @@ def test_metrics_callback_under_ddp_every_rank_computes_the_same_values(tmp_path
     assert [h["g_step"] for h in rank0] == [2, 4] == [h["g_step"] for h in rank1]
     for h0, h1 in zip(rank0, rank1):  # synced torchmetrics states: identical values on both ranks
         assert h0 == pytest.approx(h1) and {"digits/fid", "digits/kid", "digits/classes"} <= set(h0)
+
+
+@pytest.mark.parametrize(
+    "data, family, keys",
+    [
+        ("toy", "GAN", {"modes/modes", "modes/high_quality"}),
+        ("digits", "DCGAN", {"digits/fid", "digits/kid", "digits/is", "digits/classes", "digits/class_kl", "digits/confidence"}),
+        ("stacked", "DCGAN", {"stacked/modes", "stacked/reverse_kl"}),
+    ],
+)
+def test_metrics_callback_picks_what_suits_the_data_and_uses_the_ema_generator(tmp_path, data, family, keys):
+    import lightning as L
+
+    from conftest import quiet_trainer
+    from datamodules import DigitsDataModule, StackedDigitsDataModule, Toy2DDataModule
+    from lit_gans.callbacks import GenerativeMetrics
+    from lit_gans.families import FAMILIES
+
+    L.seed_everything(0)
+    dm = {"toy": lambda: Toy2DDataModule(n_samples=512, batch_size=64),
+          "digits": lambda: DigitsDataModule(batch_size=32),
+          "stacked": lambda: StackedDigitsDataModule(n_samples=256, val_samples=64, batch_size=32)}[data]()
+    extra = {"architecture": "mlp"} if data == "toy" else {}
+    model = FAMILIES[family](data_shape=dm.data_shape, g_width=8, d_width=8, latent_dim=8, max_g_steps=3, ema_decay=0.5, **extra)
+    callback = GenerativeMetrics(every_n_g_steps=2, n_samples=300, n_real=300, cache_dir=str(tmp_path))
+    quiet_trainer(callbacks=[callback]).fit(model, dm)
+    assert [h["g_step"] for h in callback.history] == [2, 3]  # every 2 and when max_g_steps is reached
+    assert keys <= set(callback.history[-1])
+    # the values are those of the EMA generator: evaluating it again with the same seed repeats them
+    again = callback.evaluation.evaluate(model, seed=3)
+    assert again == pytest.approx({k: v for k, v in callback.history[-1].items() if k != "g_step"})
+    if data == "digits":  # breaking the EMA copy (not the generator) changes the values
+        model.ema_generator.module.apply(lambda m: torch.nn.init.zeros_(m.weight) if getattr(m, "weight", None) is not None and m.weight.dim() > 1 else None)
+        assert callback.evaluation.evaluate(model, seed=3)["digits/fid"] != pytest.approx(again["digits/fid"])
