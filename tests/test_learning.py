@@ -80,7 +80,8 @@ def test_gan_covers_more_ring_modes_than_at_initialisation():
         g_optimizer=lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.5, 0.999)),
         d_optimizer=lambda p: torch.optim.Adam(p, lr=1e-3, betas=(0.5, 0.999)),
     )
-    before = mode_coverage(model.sample(2500), dm.modes, dm.std)
+    with torch.random.fork_rng(devices=[]):  # measuring must not change the training's random stream
+        before = mode_coverage(model.sample(2500), dm.modes, dm.std)
     quiet_trainer().fit(model, dm)
     after = mode_coverage(model.sample(2500), dm.modes, dm.std)
     print(f"GAN ring: modes {before['modes']} -> {after['modes']}, high quality {before['high_quality']:.3f} -> "
