@@ -123,10 +123,10 @@ def pm(values: list[float], digits: int) -> str:
     return f"{mean:.{digits}f} ± {se:.{digits}f}" if math.isfinite(se) else f"{mean:.{digits}f}"
 
 
-def report(results: list[dict], seeds: list[int], parallel: int) -> None:
+def report(results: list[dict], seeds: list[int], parallel: int, note: str = "") -> None:
     from bench.common import machine, markdown_table, write_results
 
-    summary_rows, run_rows, summary = [], [], {}
+    summary_rows, run_rows, summary, verdicts = [], [], {}, []
     for dataset in ("ring", "grid"):
         for recipe, (label, _, _) in RECIPES.items():
             runs = [r for r in results if r["recipe"] == recipe and r["dataset"] == dataset]
@@ -158,12 +158,16 @@ def report(results: list[dict], seeds: list[int], parallel: int) -> None:
                     "wall_min": [r["wall_s"] / 60 for r in ok],
                 }.items()},
             }
+        met = [s["label"] for k, s in summary.items() if k.startswith(dataset + "/")
+               and s["runs_with_all_modes"] == s["ok"] == s["runs"] and s["high_quality_pct"][0] >= 95.0]
+        verdicts.append(f"{dataset}: " + (", ".join(met) if met else "no recipe"))
         modes, hq, kl = PUBLISHED[dataset]
         summary_rows.append([dataset, "PacGAN4, published (Lin et al. 2018, Table 1; 400 epochs)", "-",
                              f"{modes} / {N_MODES[dataset]}", "-", f"{hq}", f"{kl}", "-", "-"])
 
     body = [
-        f"Machine: {machine(threads=1)}; {parallel} run(s) at a time. Seeds {seeds}. "
+        f"Machine: {machine(threads=1)}; " + (f"{parallel} run(s) at a time. " if parallel else "")
+        + f"Seeds {seeds}. "
         f"Each run: `lit-gans fit` from the config in a fresh single-threaded process, then {N_EVAL:,} "
         "samples (EMA generator when the recipe has one) scored with PacGAN's definitions "
         "(`lit_gans.metrics.mode_coverage`: high quality = within 3 std of the nearest mode; a mode is "
@@ -175,6 +179,10 @@ def report(results: list[dict], seeds: list[int], parallel: int) -> None:
         "",
         *markdown_table(["data", "recipe", "runs ok", "modes", "runs with all modes", "% high quality",
                          "reverse KL", "CPU min", "wall min"], summary_rows),
+        "",
+        "Target (all modes in every run and >= 95 % high-quality samples on average, i.e. beating "
+        "PacGAN4's published figures): " + "; ".join(verdicts) + ".",
+        *([""] + [note] if note else []),
         "",
         "Published row: PacGAN4 of Lin et al. (2018), Table 1 (mean of their runs, 400,000 generator "
         "iterations). Other rows of that table and VEEGAN's Table 1 are left out: their exact numbers could "
@@ -203,6 +211,7 @@ def main() -> None:
                         help="keep the runs already in bench/results/toy_quality.json that this call does not redo")
     parser.add_argument("--merge", nargs="+", metavar="JSON",
                         help="no training: write the report from the runs stored in these result files")
+    parser.add_argument("--note", default="", help="a line added to the report (e.g. how the runs were scheduled)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
@@ -214,7 +223,7 @@ def main() -> None:
         raise SystemExit(f"--jobs {args.jobs} must be at least 1")
     if args.merge:
         runs = [r for path in args.merge for r in json.loads(Path(path).read_text())["runs"]]
-        return report(runs, sorted({r["seed"] for r in runs}), args.jobs)
+        return report(runs, sorted({r["seed"] for r in runs}), 0, args.note)  # scheduling: see --note
     jobs = [(r, d, s) for d in args.datasets for r in args.recipes for s in args.seeds]
     # longest first, so that two parallel slots finish together
     jobs.sort(key=lambda job: (job[0] != "best", job[1] != "grid"))
@@ -225,7 +234,7 @@ def main() -> None:
         done = {(r["recipe"], r["dataset"], r["seed"]) for r in results}
         results = [r for r in previous if (r["recipe"], r["dataset"], r["seed"]) not in done] + results
         args.seeds = sorted({r["seed"] for r in results})
-    report(results, args.seeds, args.jobs)
+    report(results, args.seeds, args.jobs, args.note)
 
 
 if __name__ == "__main__":
