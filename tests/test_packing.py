@@ -89,3 +89,17 @@ def test_batch_not_a_multiple_of_pack_fails_with_the_fix():
     model = GAN(data_shape=dm.data_shape, architecture="mlp", g_width=8, d_width=8, pack=4, max_g_steps=1)
     with pytest.raises(ConfigError, match="data.batch_size a multiple of model.pack=4"):
         quiet_trainer().fit(model, dm)
+
+
+def test_packed_validation_skips_the_incomplete_last_pack():
+    import lightning as L
+
+    from conftest import quiet_trainer
+    from datamodules import Toy2DDataModule
+    from lit_gans.families import GAN
+
+    dm = Toy2DDataModule(n_samples=256, n_val=103, batch_size=64)  # validation batches of 64 and 39
+    model = GAN(data_shape=dm.data_shape, architecture="mlp", g_width=8, d_width=8, pack=4, max_g_steps=2)
+    trainer = quiet_trainer(limit_val_batches=None)
+    trainer.validate(model, dm)
+    assert "val/d_loss" in trainer.callback_metrics

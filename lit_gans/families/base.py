@@ -315,7 +315,10 @@ class AdversarialModule(L.LightningModule):
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         real, labels = batch
-        n = real.shape[0]
+        n = real.shape[0] - real.shape[0] % self.pack  # a packed critic judges whole packs only
+        if n == 0:
+            return
+        real, labels = real[:n], labels[:n]
         fake_labels = self.sample_labels(n)
         fake = self.sample(n, labels=fake_labels)
         real_logits = self.discriminator(real, labels if self.conditional else None)
