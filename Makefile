@@ -18,8 +18,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
-bench: $(STAMP)
-	$(BIN)/python bench/ddp_overhead.py
+bench: $(STAMP)  # every benchmark, one after the other (about an hour on 2 CPU cores)
+	for script in ddp_overhead throughput metric_cost time_to_quality toy_quality stacked_digits; do \
+		OMP_NUM_THREADS=1 $(BIN)/python bench/$$script.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) runs
