@@ -26,6 +26,7 @@ DIGITS_RUNS = {
     "LSGAN": dict(g_width=16, d_width=16, max_g_steps=200),
     "SNGAN": dict(g_width=16, d_width=16, max_g_steps=60),
     "CGAN": dict(g_width=128, d_width=128, max_g_steps=200),
+    "DeLiGAN": dict(g_width=128, d_width=128, max_g_steps=200),
 }
 
 
