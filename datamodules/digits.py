@@ -17,6 +17,14 @@ def load_digit_images() -> tuple[np.ndarray, np.ndarray]:
     return images, bunch.target.astype(np.int64)
 
 
+def split_digits(val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The bundled digits, their labels, and the indices of the training and validation split."""
+    images, labels = load_digit_images()
+    order = np.random.default_rng(seed).permutation(len(images))
+    n_val = int(round(val_fraction * len(images)))
+    return images, labels, order[n_val:], order[:n_val]
+
+
 class DigitsDataModule(ImageDataModule):
     """The UCI handwritten digits bundled with scikit-learn (1,797 images, 10 classes, 8x8 grey).
 
@@ -51,10 +59,7 @@ class DigitsDataModule(ImageDataModule):
         self.val_fraction, self.seed = val_fraction, seed
 
     def make_datasets(self) -> tuple[Dataset, Dataset]:
-        images, labels = load_digit_images()
-        order = np.random.default_rng(self.seed).permutation(len(images))
-        n_val = int(round(self.val_fraction * len(images)))
-        val, train = order[:n_val], order[n_val:]
+        images, labels, train, val = split_digits(self.val_fraction, self.seed)
         return (
             ArrayDataset(images[train], labels[train], self.transform),
             ArrayDataset(images[val], labels[val], self.transform),

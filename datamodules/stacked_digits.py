@@ -11,7 +11,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from datamodules.base import ArrayDataset, ImageDataModule
-from datamodules.digits import load_digit_images
+from datamodules.digits import split_digits
 from lit_gans.errors import ConfigError
 
 
@@ -70,10 +70,7 @@ class StackedDigitsDataModule(ImageDataModule):
         return stacked, (labels[picks] * np.array([100, 10, 1])).sum(axis=1)
 
     def make_datasets(self) -> tuple[Dataset, Dataset]:
-        images, labels = load_digit_images()
-        order = np.random.default_rng(self.seed).permutation(len(images))  # the DigitsDataModule split
-        n_val = int(round(self.val_fraction * len(images)))
-        val, train = order[:n_val], order[n_val:]
+        images, labels, train, val = split_digits(self.val_fraction, self.seed)  # the DigitsDataModule split
         rng = np.random.default_rng([self.seed, 1000])
         train_set = ArrayDataset(*self.stack(images[train], labels[train], self.n_samples, rng), self.transform)
         val_set = ArrayDataset(*self.stack(images[val], labels[val], self.val_samples, rng), self.transform)

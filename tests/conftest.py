@@ -22,6 +22,17 @@ def offline_wandb(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("WANDB_SILENT", "true")
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a test module (use with ``pytest.mark.usefixtures``), restored after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def quiet_trainer(**kwargs) -> L.Trainer:
     """A Trainer without logger, progress bar, checkpoints or validation, unless asked for."""
     defaults = dict(

@@ -16,12 +16,7 @@ from lit_gans.metrics.domain import WEIGHTS_DIR, DomainNetwork, classifier_score
 from lit_gans.metrics.train_classifier import main as train_classifier
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

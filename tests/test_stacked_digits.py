@@ -13,12 +13,7 @@ from lit_gans.metrics.domain import load_domain_network
 from lit_gans.metrics.stacked import stacked_classes, stacked_modes
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

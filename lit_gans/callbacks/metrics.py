@@ -64,6 +64,7 @@ class ModelEvaluation:
         if self.feature is None:
             self.metrics = [m for m in self.metrics if m not in IMAGE_METRICS]
         self.evaluator: Optional[Evaluator] = None
+        self._digits: Optional[torch.nn.Module] = None  # the network that reads stacked digits
 
     @staticmethod
     def _kind(datamodule: Any) -> str:
@@ -151,9 +152,13 @@ class ModelEvaluation:
             # reverse KL is undefined while no sample is of high quality: not reported then
             out.update({f"modes/{k}": float(v) for k, v in stats.items() if math.isfinite(v)})
         if "stacked" in self.metrics:
+            from lit_gans.metrics.domain import load_domain_network
             from lit_gans.metrics.stacked import stacked_modes
 
-            out.update({f"stacked/{k}": float(v) for k, v in stacked_modes(self._samples(module, n, seed)).items()})
+            if self._digits is None:
+                self._digits = load_domain_network("digits", map_location=module.device)
+            stats = stacked_modes(self._samples(module, n, seed), self._digits)
+            out.update({f"stacked/{k}": float(v) for k, v in stats.items()})
         if self.evaluator is not None:
             self.prepare(module.device)
             self.evaluator.reset_fake()

@@ -161,14 +161,13 @@ class AdversarialModule(L.LightningModule):
     ) -> tuple[nn.Module, nn.Module]:
         """The generator and discriminator (packed when ``pack > 1``); a family overrides this where the
         paper adds networks."""
-        kwargs = dict(num_classes=self.num_classes if self.conditional else 0, g_width=g_width, d_width=d_width,
-                      d_batch_norm=d_batch_norm)
-        generator, discriminator = build_networks(architecture, self.latent_dim, self.data_shape, **kwargs)
-        if self.pack > 1:
-            # the same discriminator, built for m samples concatenated along the first axis
-            _, inner = build_networks(architecture, self.latent_dim, packed_shape(self.data_shape, self.pack), **kwargs)
-            discriminator = Packed(inner, self.pack)
-        return generator, discriminator
+        generator, discriminator = build_networks(
+            architecture, self.latent_dim, self.data_shape, num_classes=self.num_classes if self.conditional else 0,
+            g_width=g_width, d_width=d_width, d_batch_norm=d_batch_norm,
+            # a packed critic is built for m samples concatenated along the first axis
+            d_shape=packed_shape(self.data_shape, self.pack) if self.pack > 1 else None,
+        )
+        return generator, (Packed(discriminator, self.pack) if self.pack > 1 else discriminator)
 
     # ------------------------------------------------------------------ sampling
     @property

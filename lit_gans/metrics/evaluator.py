@@ -230,19 +230,20 @@ def real_features(
     then read from ``directory`` (default ``cache_dir()``). The cache is written whole, then
     renamed into place; an unreadable cache file is recomputed."""
     directory = cache_dir() if directory is None else Path(directory)
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    key = json.loads(json.dumps(key, sort_keys=True, default=str))  # as it reads back from the file
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     path = directory / f"{key.get('feature', 'features')}-{digest}.pt"
     if path.is_file():
         try:
             stored = torch.load(path, map_location="cpu", weights_only=True)
-            if stored.get("key") == json.loads(json.dumps(key, sort_keys=True, default=str)):
+            if stored.get("key") == key:
                 return stored["features"]
         except Exception:  # a damaged cache is recomputed below
             pass
     features = torch.cat([featurize(batch).float().cpu() for batch in images()])
     directory.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    torch.save({"key": json.loads(json.dumps(key, sort_keys=True, default=str)), "features": features}, tmp)
+    torch.save({"key": key, "features": features}, tmp)
     tmp.replace(path)
     return features
 
