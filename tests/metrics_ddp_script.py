@@ -40,6 +40,7 @@ def evaluate(rank: int, world: int, out: str) -> None:
         with open(out, "w") as f:
             json.dump(values, f)
     if world > 1:
+        dist.barrier()  # no rank tears gloo down while its peer is still in a collective (abort otherwise)
         dist.destroy_process_group()
 
 
