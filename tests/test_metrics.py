@@ -109,24 +109,27 @@ def test_real_features_are_computed_once_and_cached(tmp_path, network, digits):
 
 
 @pytest.mark.parametrize(
-    "points, modes, high_quality, kl",
+    "points, modes, high_quality, kl, spread",
     [
-        # one point exactly on each of 4 modes: all covered, all high quality, uniform
-        ([[0, 0], [1, 0], [0, 1], [1, 1]], 4, 1.0, 0.0),
-        # two points on mode 0, one 2.9 std away from mode 1 (counts), one 3.1 std away (does not)
-        ([[0, 0], [0, 0], [1.029, 0], [0, 1.031]], 2, 0.75, math.log(4) + (2 / 3) * math.log(2 / 3) + (1 / 3) * math.log(1 / 3)),
+        # one point exactly on each of 4 modes: all covered, all high quality, uniform, no spread
+        ([[0, 0], [1, 0], [0, 1], [1, 1]], 4, 1.0, 0.0, 0.0),
+        # two points on mode 0, one 2.9 std away from mode 1 (counts), one 3.1 std away (does not);
+        # spread: sqrt(2.9^2 / 3 high-quality points / 2 axes) std
+        ([[0, 0], [0, 0], [1.029, 0], [0, 1.031]], 2, 0.75, math.log(4) + (2 / 3) * math.log(2 / 3) + (1 / 3) * math.log(1 / 3),
+         math.sqrt(2.9**2 / 6)),
         # nothing near any mode
-        ([[0.5, 0.5], [0.5, 0.5]], 0, 0.0, None),
+        ([[0.5, 0.5], [0.5, 0.5]], 0, 0.0, None, None),
     ],
 )
-def test_pacgan_mode_coverage_on_hand_made_points(points, modes, high_quality, kl):
+def test_pacgan_mode_coverage_on_hand_made_points(points, modes, high_quality, kl, spread):
     centres = torch.tensor([[0.0, 0], [1, 0], [0, 1], [1, 1]])
     stats = mode_coverage(torch.tensor(points, dtype=torch.float64), centres, std=0.01)
     assert stats["modes"] == modes and stats["high_quality"] == pytest.approx(high_quality)
     if kl is None:
-        assert math.isnan(stats["reverse_kl"])
+        assert math.isnan(stats["reverse_kl"]) and math.isnan(stats["spread"])
     else:
         assert stats["reverse_kl"] == pytest.approx(kl, abs=1e-9)
+        assert stats["spread"] == pytest.approx(spread, abs=1e-9)
 
 
 @pytest.mark.slow

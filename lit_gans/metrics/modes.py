@@ -21,7 +21,10 @@ def mode_coverage(samples: Tensor, modes: Tensor, std: float, n_std: float = 3.0
 
     Returns ``modes`` (covered count), ``high_quality`` (fraction of samples) and ``reverse_kl``:
     KL(p || uniform) of the high-quality samples' mode histogram p (0 when they spread evenly;
-    log(#modes) when all fall on one mode).
+    log(#modes) when all fall on one mode). Beyond PacGAN, ``spread``: the root-mean-square offset of
+    the high-quality samples from their mode per axis, in units of ``std``. True samples give about
+    0.97 (a Gaussian cut at 3 std); below that the generated modes are narrower than the data's,
+    which the high-quality fraction rewards rather than penalises.
     """
     samples, modes = samples.detach().double().cpu(), modes.double().cpu()
     finite = torch.isfinite(samples).all(1)
@@ -29,8 +32,11 @@ def mode_coverage(samples: Tensor, modes: Tensor, std: float, n_std: float = 3.0
     nearest_dist, nearest = dist.min(1) if len(dist) else (torch.zeros(0), torch.zeros(0, dtype=torch.long))
     high_quality = nearest_dist <= n_std * std
     counts = torch.bincount(nearest[high_quality], minlength=len(modes))
+    offsets = nearest_dist[high_quality]
+    spread = float(offsets.pow(2).mean().div(samples.shape[1]).sqrt()) / std if len(offsets) else math.nan
     return {
         "modes": int((counts > 0).sum()),
         "high_quality": float(high_quality.sum()) / max(len(samples), 1),
         "reverse_kl": uniform_kl(counts, len(modes)),
+        "spread": spread,
     }
