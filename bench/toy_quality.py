@@ -38,7 +38,7 @@ RECIPES = {
         ["--model.init_args.max_g_steps", "18000"],
     ),
     "best": ("GAN + lr 5e-4 + cosine LR decay + EMA (configs/gan/*_ema)", "configs/gan/{dataset}_ema.yaml", []),
-    "deligan": ("DeLiGAN: that recipe with a learnt 50-component mixture latent (configs/deligan)", "configs/deligan/{dataset}.yaml", []),
+    "deligan": ("DeLiGAN: that recipe with a learnt 50-component mixture latent and R1 scaled to the mode width (configs/deligan)", "configs/deligan/{dataset}.yaml", []),
 }
 # PacGAN (Lin et al. 2018), Table 1, PacGAN4 row: modes, % high-quality samples, reverse KL
 PUBLISHED = {"ring": (7.8, 95.9, 0.07), "grid": (24.8, 93.6, 0.04)}
