@@ -213,7 +213,7 @@ def report(results: list[dict], seeds: list[int], parallel: int, note: str = "")
         *markdown_table(["data", "recipe", "seed", "modes", "% HQ", "reverse KL", "spread", "G iterations", "CPU min",
                          "wall min"], run_rows),
         "",
-        "Reproduce: `python bench/toy_quality.py --seeds " + " ".join(map(str, seeds)) + f" --jobs {parallel}`.",
+        "Reproduce: `python bench/toy_quality.py --seeds " + " ".join(map(str, seeds)) + f" --jobs {parallel or 2}`.",
     ]
     write_results("toy_quality", "Mode coverage and sample quality on the 2-D ring and grid", body,
                   {"machine": machine(threads=1), "seeds": seeds, "parallel_runs": parallel, "n_eval": N_EVAL,
