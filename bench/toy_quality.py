@@ -191,8 +191,8 @@ def report(results: list[dict], seeds: list[int], parallel: int, note: str = "")
         "(`lit_gans.metrics.mode_coverage`: high quality = within 3 std of the nearest mode; a mode is "
         "covered by >= 1 high-quality sample; reverse KL of the high-quality mode histogram to uniform). "
         "Spread, beyond PacGAN: the root-mean-square offset of the high-quality samples from their mode per "
-        "axis, in units of the data's std; true samples give 0.97, less means modes narrower than the data's "
-        "(which the high-quality fraction rewards).",
+        "axis, in units of the data's std (true samples: their row below); less means modes narrower than "
+        "the data's, which the high-quality fraction rewards.",
         "",
         "Mean ± standard error over seeds. CPU minutes are the run process's user + system time, imports "
         "included; wall minutes depend on the other load on the machine.",
