@@ -38,11 +38,17 @@ class SampleGrid(L.Callback):
         self.interpolation_steps = interpolation_steps
         self._done_at = -1
         self.last_path: Optional[Path] = None
+        self._resolved_dir: Optional[Path] = None
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        # ``trainer.log_dir`` broadcasts from rank 0, so every rank must ask for it, here, and not
+        # in ``write``, which runs on rank 0 alone (asking there hangs or breaks a DDP run)
+        self._resolved_dir = Path(self.dirpath) if self.dirpath else Path(trainer.log_dir or trainer.default_root_dir) / "samples"
 
     def _folder(self, trainer: L.Trainer) -> Path:
-        if self.dirpath:
-            return Path(self.dirpath)
-        return Path(trainer.log_dir or trainer.default_root_dir) / "samples"
+        if self._resolved_dir is None:  # called outside a Trainer's run: a single process
+            self.setup(trainer, trainer.lightning_module, "fit")
+        return self._resolved_dir
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any, **kwargs: Any) -> None:
         g_step = pl_module.g_step
