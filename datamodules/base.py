@@ -2,16 +2,74 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import lightning as L
 import numpy as np
 import torch
+import torch.distributed as dist
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from lit_gans.errors import ConfigError
+
+
+def _run_seed() -> int:
+    """The run's seed, as ``seed_everything`` recorded it (0 when unseeded)."""
+    return int(os.environ.get("PL_GLOBAL_SEED", 0))
+
+
+class ResumableSampler(DistributedSampler):
+    """The training order: a permutation drawn from ``seed + epoch`` (its own generator, never the
+    global one), this process's share of it under DDP, and the place in the epoch, which checkpoints
+    record so that a run resumed mid-epoch sees the very batches an uninterrupted run would.
+
+    It is a ``DistributedSampler`` so that Lightning keeps it under DDP rather than wrapping it; on one
+    process it is a plain shuffle. ``seed`` defaults to the run's seed (``seed_everything``).
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: Optional[int] = None):
+        distributed = dist.is_available() and dist.is_initialized()
+        world, rank = (dist.get_world_size(), dist.get_rank()) if distributed else (1, 0)
+        seed = _run_seed() if seed is None else seed
+        super().__init__(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
+        self.batch_size = batch_size
+        self.batches_taken = 0  # batches of the current epoch that training has used
+        self._skip = 0  # samples of this process to pass over once, on resume
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self.batches_taken = 0
+        super().set_epoch(epoch)
+
+    def __iter__(self):
+        order = list(super().__iter__())
+        skip, self._skip = self._skip, 0
+        return iter(order[skip:])
+
+    def state_dict(self) -> dict[str, int]:
+        epoch, taken = self.epoch, self.batches_taken
+        if taken >= self.num_samples // self.batch_size:  # saved on the epoch's last batch: next epoch's start
+            epoch, taken = epoch + 1, 0
+        return {"seed": self.seed, "epoch": epoch, "batches": taken, "batch_size": self.batch_size}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.seed, self.epoch, self.batches_taken = state["seed"], state["epoch"], state["batches"]
+        self._skip = state["batches"] * state["batch_size"]
+
+
+class ResumableLoader(DataLoader):
+    """A ``DataLoader`` whose place in the epoch Lightning saves in checkpoints and restores on resume
+    (Lightning resumes loaders that have ``state_dict``/``load_state_dict``); the place is its
+    ``ResumableSampler``'s."""
+
+    def state_dict(self) -> dict[str, int]:
+        return self.sampler.state_dict()
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.sampler.load_state_dict(state)
 
 
 class GANDataModule(L.LightningDataModule, ABC):
@@ -41,6 +99,7 @@ class GANDataModule(L.LightningDataModule, ABC):
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
+        self.sampler: ResumableSampler | None = None
 
     @abstractmethod
     def make_datasets(self) -> tuple[Dataset, Dataset]:
@@ -56,18 +115,28 @@ class GANDataModule(L.LightningDataModule, ABC):
                 )
 
     def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
-        return DataLoader(
+        sampler = None
+        if train:
+            sampler = self.sampler = ResumableSampler(dataset, self.batch_size)
+        return (ResumableLoader if train else DataLoader)(
             dataset,
             batch_size=self.batch_size,
-            shuffle=train,
+            sampler=sampler,
             drop_last=train,  # full batches keep batch norm and the critic's statistics stable
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
+            # loaders draw their workers' seeds from here, not from the global generator training draws from
+            generator=torch.Generator().manual_seed(sampler.seed if sampler is not None else _run_seed()),
         )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, train=True)
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        if self.sampler is not None and self.trainer is not None and self.trainer.training:
+            self.sampler.batches_taken += 1  # counted as training takes a batch: the loop fetches one ahead
+        return batch
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, train=False)

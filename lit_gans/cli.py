@@ -22,6 +22,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from datamodules.base import GANDataModule
 from lit_gans.callbacks import GenerativeMetrics, GANProgressBar, GeneratorStepCheckpoint, SampleGrid
+from lit_gans.checkpoints import check_checkpoint_file
 from lit_gans.errors import LitGansError
 from lit_gans.families.base import AdversarialModule
 from lit_gans.loggers import default_logger
@@ -54,6 +55,17 @@ class LitGansCLI(LightningCLI):
             run=run,
             **kwargs,
         )
+
+    def _parse_ckpt_path(self) -> None:
+        """Keep the config the user gave. Lightning's CLI (2.5+) would parse the checkpoint's
+        hyperparameters over it, so that a resumed run silently ignored a new ``max_g_steps``, learning
+        rate or even family; it has no public switch for that. What a resumed run may change is decided
+        by the family (``AdversarialModule.on_load_checkpoint``); here the file is checked, so a
+        missing or damaged one is one line."""
+        subcommand = self.config.get("subcommand")
+        path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if path and str(path) not in ("last", "best", "hpc", "registry") and "://" not in str(path):
+            check_checkpoint_file(path)
 
     @staticmethod
     def subcommands() -> dict[str, set[str]]:

@@ -19,3 +19,7 @@ class NonFiniteLossError(LitGansError, FloatingPointError):
 
 class CheckpointError(LitGansError, ValueError):
     """A checkpoint that cannot be read or was not written by lit-gans."""
+
+
+class DivergenceError(LitGansError, FloatingPointError):
+    """Weights grew past ``model.max_weight`` or stopped being finite; no checkpoint holds them."""

@@ -7,14 +7,19 @@ from typing import Any, Optional
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from lit_gans.checkpoints import AtomicCheckpointIO
 
 
 class GeneratorStepCheckpoint(ModelCheckpoint):
     """``ModelCheckpoint`` that saves every ``every_n_g_steps`` generator iterations and at the end of
     training, naming files by generator step (``g0002000.ckpt``) and keeping ``last.ckpt``.
 
-    Lightning writes checkpoints atomically (to a temporary file, then renamed), so an interrupted
-    or diverging run leaves the previous checkpoint intact.
+    Checkpoints are written atomically (``lit_gans.checkpoints.AtomicCheckpointIO``, installed in
+    ``setup`` where the Trainer uses Lightning's default writer), and only after the weights pass the
+    family's divergence check, so every file is whole and holds finite, bounded weights: an
+    interrupted or diverging run leaves the last good checkpoint intact.
 
     Args:
         every_n_g_steps: generator iterations between checkpoints.
@@ -53,6 +58,11 @@ class GeneratorStepCheckpoint(ModelCheckpoint):
         self.every_n_g_steps = every_n_g_steps
         self._saved_at_g_step = -1
 
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        super().setup(trainer, pl_module, stage)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default; a user's own stays
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+
     def _monitor_candidates(self, trainer: L.Trainer) -> dict[str, torch.Tensor]:
         candidates = super()._monitor_candidates(trainer)
         module = trainer.lightning_module
@@ -64,6 +74,9 @@ class GeneratorStepCheckpoint(ModelCheckpoint):
         g_step = getattr(trainer.lightning_module, "g_step", trainer.global_step)
         if g_step == self._saved_at_g_step or self._should_skip_saving_checkpoint(trainer):
             return
+        check_weights = getattr(trainer.lightning_module, "check_weights", None)
+        if check_weights is not None:
+            check_weights()  # a diverged model stops the run here, before any file is replaced
         self._saved_at_g_step = g_step
         candidates = self._monitor_candidates(trainer)
         self._save_topk_checkpoint(trainer, candidates)

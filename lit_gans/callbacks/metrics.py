@@ -9,6 +9,7 @@ from typing import Any, Optional, Sequence
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities.seed import isolate_rng
 from torch import Tensor
 
 from lit_gans.errors import ConfigError
@@ -227,8 +228,9 @@ class GenerativeMetrics(L.Callback):
             return None
         self._done_at = pl_module.g_step
         small = FAST_DEV_RUN_SAMPLES if trainer.fast_dev_run else None
-        self.evaluation.prepare(pl_module.device, n_real=small)
-        metrics = self.evaluation.evaluate(pl_module, seed=pl_module.g_step, trainer=trainer, n_samples=small)
+        with isolate_rng():  # building networks and sampling must not move training's random stream
+            self.evaluation.prepare(pl_module.device, n_real=small)
+            metrics = self.evaluation.evaluate(pl_module, seed=pl_module.g_step, trainer=trainer, n_samples=small)
         self.history.append({"g_step": pl_module.g_step, **metrics})
         finite = {k: v for k, v in metrics.items() if math.isfinite(v)}
         if on_epoch:

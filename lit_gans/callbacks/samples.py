@@ -10,6 +10,7 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
+from lightning.pytorch.utilities.seed import isolate_rng
 
 from lit_gans.latent import interpolation_strips
 from lit_gans.plotting import save_samples
@@ -61,6 +62,10 @@ class SampleGrid(L.Callback):
 
     @rank_zero_only
     def write(self, trainer: L.Trainer, pl_module: L.LightningModule) -> Path:
+        with isolate_rng():  # grids come from fixed latents; nothing here may move training's random stream
+            return self._write(trainer, pl_module)
+
+    def _write(self, trainer: L.Trainer, pl_module: L.LightningModule) -> Path:
         self._done_at = pl_module.g_step
         samples = pl_module.fixed_samples().float().cpu()
         path = self._folder(trainer) / f"g{pl_module.g_step:07d}.png"

@@ -22,14 +22,16 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.strategies import DDPStrategy
 from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities.seed import isolate_rng
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from lit_gans.errors import ConfigError, NonFiniteLossError
+from lit_gans.errors import ConfigError, DivergenceError, NonFiniteLossError
 from lit_gans.nets.factory import Architecture, build_networks
 from lit_gans.nets.packing import Packed, packed_shape
 from lit_gans.losses import ObjectiveName, get_objective
 from lit_gans.regularizers import apply_spectral_norm, clip_weights, gradient_penalty, r1_penalty, r2_penalty
+from lit_gans.resume import RESUMABLE, apply_optimizer_settings, check_resumable, collect_rng_states, restore_rng_state
 
 
 def adam(lr: float, betas: tuple[float, float] = (0.5, 0.999)) -> Callable:
@@ -76,9 +78,15 @@ class AdversarialModule(L.LightningModule):
             sampling and evaluation; None disables.
         ema_start: generator iteration from which the average starts (before it, the EMA copies G).
         max_g_steps: stop after this many generator iterations; None leaves the length to the Trainer.
+        max_weight: a weight whose magnitude passes this (or is not finite) means training diverged: the run
+            stops, naming the last good checkpoint, and no checkpoint is written with it. Checked whenever
+            values are logged and before every checkpoint; None disables.
         n_fixed_samples: size of the fixed latent batch used for sample grids throughout a run.
         seed: seed of the fixed latent batch.
     """
+
+    #: model arguments a resumed run may change (``lit_gans.resume``); a family adds its own training-only ones
+    resumable_args: frozenset[str] = RESUMABLE
 
     def __init__(
         self,
@@ -105,6 +113,7 @@ class AdversarialModule(L.LightningModule):
         ema_decay: Optional[float] = None,
         ema_start: int = 0,
         max_g_steps: Optional[int] = None,
+        max_weight: Optional[float] = 1e4,
         n_fixed_samples: int = 64,
         seed: int = 0,
     ):
@@ -141,6 +150,9 @@ class AdversarialModule(L.LightningModule):
         self.n_critic, self.clip_value = n_critic, clip_value
         self.gp_weight, self.r1_gamma, self.r2_gamma = gradient_penalty, r1_gamma, r2_gamma
         self.ema_decay, self.ema_start, self.max_g_steps = ema_decay, ema_start, max_g_steps
+        if max_weight is not None and not max_weight > 0:
+            raise ConfigError(f"model.max_weight={max_weight} must be positive (e.g. 1e4), or null to disable the check")
+        self.max_weight = max_weight
         self.ema_generator: Optional[AveragedModel] = None
         if ema_decay is not None:
             self.ema_generator = AveragedModel(
@@ -148,6 +160,8 @@ class AdversarialModule(L.LightningModule):
             ).requires_grad_(False)
         self.g_step = 0
         self.d_step = 0
+        self._resume_rng: Optional[list] = None
+        self._resume_changes: list[str] = []
         self._g_logs: dict[str, Tensor] = {}
         fixed = torch.Generator().manual_seed(seed)
         self.register_buffer("fixed_z", torch.randn(n_fixed_samples, latent_dim, generator=fixed))
@@ -272,6 +286,7 @@ class AdversarialModule(L.LightningModule):
             if self.max_g_steps is not None and self.g_step >= self.max_g_steps:
                 self.trainer.should_stop = True
         if self._log_due():
+            logs["weights/max_abs"] = self.check_weights()
             # the generator's terms are those of its latest step (an earlier batch when n_critic > 1)
             self.log_dict({**logs, **self._g_logs}, prog_bar=False)
             self.log_dict({"g_step": float(self.g_step), "d_step": float(self.d_step)}, prog_bar=True)
@@ -291,12 +306,37 @@ class AdversarialModule(L.LightningModule):
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"the {who} loss became {loss.item()} at generator step {self.g_step}, discriminator step "
-                f"{self.d_step}; training stopped before the weights took it, so the last checkpoint is good. "
-                "Lower the learning rates or add a regulariser, then resume from that checkpoint"
+                f"{self.d_step}; training stopped before the weights took it. {self._last_good_checkpoint()}"
             )
         optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         optimizer.step()
+
+    def check_weights(self) -> Tensor:
+        """The largest weight magnitude; raises ``DivergenceError`` when it passes ``max_weight`` or is
+        not finite (a run can diverge without a NaN loss: Adam at a huge learning rate drives weights
+        to 1e30 behind batch norm and tanh)."""
+        params = [p.detach() for p in self.parameters()]
+        largest = torch.stack([p.abs().max() for p in params if p.numel()]).max()
+        if self.max_weight is not None and not bool(largest <= self.max_weight):  # NaN fails <= too
+            networks = [name for name, net in self.named_children() if any(
+                not bool(p.detach().abs().max() <= self.max_weight) for p in net.parameters() if p.numel())]
+            raise DivergenceError(
+                f"training diverged: {' and '.join(networks) or 'the'} weights reached {largest.item():.3g} at generator "
+                f"step {self.g_step} (model.max_weight={self.max_weight:g}). {self._last_good_checkpoint()}"
+            )
+        return largest
+
+    def _last_good_checkpoint(self) -> str:
+        """Which checkpoint to resume from, for divergence messages (every checkpoint written passed
+        ``check_weights``)."""
+        callback = self.trainer.checkpoint_callback if self._trainer is not None else None
+        # the newest step-named file (last.ckpt is overwritten by the next run that resumes from it)
+        path = getattr(callback, "best_model_path", "") or getattr(callback, "last_model_path", "")
+        advice = "Lower the learning rates or add a regulariser"
+        if not path:
+            return f"No checkpoint was written before it. {advice} and start again"
+        return f"The last good checkpoint is {path}. {advice}, then resume from it (--ckpt_path)"
 
     def _schedulers(self) -> list:
         schedulers = self.lr_schedulers()
@@ -313,6 +353,13 @@ class AdversarialModule(L.LightningModule):
         self.ema_generator.update_parameters(self.generator)
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
+        # validation draws its own fakes from a separate random stream, so that whether and when it runs
+        # leaves training's random numbers (and an exact resume) untouched
+        with isolate_rng():
+            torch.manual_seed(self.g_step * 1_000_003 + batch_idx)
+            self._validate(batch)
+
+    def _validate(self, batch: Any) -> None:
         real, labels = batch
         n = real.shape[0] - real.shape[0] % self.pack  # a packed critic judges whole packs only
         if n == 0:
@@ -343,6 +390,30 @@ class AdversarialModule(L.LightningModule):
             d_conf["lr_scheduler"] = self.d_scheduler(d_opt)
         return g_conf, d_conf
 
+    def on_fit_start(self) -> None:
+        if self.trainer.world_size > 1 and self.trainer.ckpt_path is None:
+            # every process is seeded alike (seed_everything); without this offset the ranks would draw the same
+            # latents, so the fakes of a global batch would repeat world_size times
+            torch.manual_seed(torch.initial_seed() + self.global_rank)
+
+    def on_train_start(self) -> None:
+        if self._resume_rng is not None:
+            # restored here, after everything between the checkpoint's load and the first step that drew numbers
+            if not restore_rng_state(self._resume_rng, self.global_rank):
+                rank_zero_info("lit-gans: the checkpoint has no random state for this many processes; the resumed run is not exact")
+            self._resume_rng = None
+        if self.trainer.ckpt_path is not None:
+            named = zip(("generator", "discriminator"), self.optimizers(), self._scheduler_pairs())
+            changes = self._resume_changes + apply_optimizer_settings((n, o.optimizer, s) for n, o, s in named)
+            if changes:
+                rank_zero_info(f"lit-gans: resuming at generator step {self.g_step} with the config's {'; '.join(changes)}")
+
+    def _scheduler_pairs(self) -> list:
+        """The generator's and the discriminator's scheduler (None where absent), in optimizer order."""
+        configs = self.trainer.lr_scheduler_configs
+        by_optimizer = {id(c.scheduler.optimizer): c.scheduler for c in configs}
+        return [by_optimizer.get(id(o.optimizer)) for o in self.optimizers()]
+
     def setup(self, stage: str) -> None:
         strategy = self.trainer.strategy if self._trainer is not None else None
         if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get("find_unused_parameters"):
@@ -353,9 +424,10 @@ class AdversarialModule(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["lit_gans"] = {
-            "family": f"{type(self).__module__}.{type(self).__qualname__}",
+            "family": self._family_name(),
             "g_step": self.g_step,
             "d_step": self.d_step,
+            "rng": collect_rng_states(),  # every process's generators, for an exact resume
         }
         datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
         if datamodule is not None and hasattr(datamodule, "hparams"):
@@ -367,8 +439,17 @@ class AdversarialModule(L.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get("lit_gans", {})
+        if self._trainer is not None:  # a run resumed (or validated) from it; load_from_checkpoint builds from it
+            self._resume_changes = check_resumable(
+                state.get("family"), self._family_name(), checkpoint.get("hyper_parameters", {}), self.hparams,
+                self.resumable_args,
+            )
         self.g_step = int(state.get("g_step", 0))
         self.d_step = int(state.get("d_step", 0))
+        self._resume_rng = state.get("rng")
+
+    def _family_name(self) -> str:
+        return f"{type(self).__module__}.{type(self).__qualname__}"
 
     def forward(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
         return self.generator(z, labels)

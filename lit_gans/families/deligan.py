@@ -28,6 +28,8 @@ class DeLiGAN(AdversarialModule):
         kwargs: the loop's other arguments (``AdversarialModule``).
     """
 
+    resumable_args = AdversarialModule.resumable_args | {"sigma_penalty"}
+
     def __init__(
         self,
         architecture: Architecture = "mlp",
