@@ -23,6 +23,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from datamodules.base import GANDataModule
 from lit_gans.callbacks import GenerativeMetrics, GANProgressBar, GeneratorStepCheckpoint, SampleGrid
 from lit_gans.checkpoints import check_checkpoint_file
+from lit_gans.distributed import peer_failure
 from lit_gans.errors import LitGansError
 from lit_gans.families.base import AdversarialModule
 from lit_gans.loggers import default_logger
@@ -265,6 +266,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         command = args[0] if args and args[0] in SUBCOMMANDS else "fit"
         print(f"lit-gans: error: {one_line(str(err))} (see `lit-gans {command} --help`)", file=sys.stderr)
         return 2
+    except RuntimeError as err:
+        # another rank of a distributed run stopped: one line, not gloo's traceback (lit_gans/distributed.py)
+        message = peer_failure(err)
+        if message is None:
+            raise
+        print(f"lit-gans: error: {message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
