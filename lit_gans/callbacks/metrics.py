@@ -228,6 +228,7 @@ class GenerativeMetrics(L.Callback):
             return None
         self._done_at = pl_module.g_step
         small = FAST_DEV_RUN_SAMPLES if trainer.fast_dev_run else None
+        getattr(pl_module, "synchronize_buffers", lambda: None)()  # every rank samples from rank 0's model
         with isolate_rng():  # building networks and sampling must not move training's random stream
             self.evaluation.prepare(pl_module.device, n_real=small)
             metrics = self.evaluation.evaluate(pl_module, seed=pl_module.g_step, trainer=trainer, n_samples=small)

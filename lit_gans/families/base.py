@@ -285,6 +285,7 @@ class AdversarialModule(L.LightningModule):
                 scheduler.step()
             if self.max_g_steps is not None and self.g_step >= self.max_g_steps:
                 self.trainer.should_stop = True
+                self.synchronize_buffers()
         if self._log_due():
             logs["weights/max_abs"] = self.check_weights()
             # the generator's terms are those of its latest step (an earlier batch when n_critic > 1)
@@ -326,6 +327,18 @@ class AdversarialModule(L.LightningModule):
                 f"step {self.g_step} (model.max_weight={self.max_weight:g}). {self._last_good_checkpoint()}"
             )
         return largest
+
+    @torch.no_grad()
+    def synchronize_buffers(self) -> None:
+        """Give every process rank 0's buffers (batch-norm statistics, EMA counters). DDP does so at the
+        start of each step; since each rank draws its own latents, the last step leaves them differing,
+        which would make ranks sample from slightly different generators. Called when training stops
+        and before each evaluation; one broadcast per buffer, nothing on one process."""
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return
+        if torch.distributed.get_world_size() > 1:
+            for buffer in self.buffers():
+                torch.distributed.broadcast(buffer, src=0)
 
     def _last_good_checkpoint(self) -> str:
         """Which checkpoint to resume from, for divergence messages (every checkpoint written passed
