@@ -84,12 +84,90 @@ def checkpoints(tmp_path_factory):
     return paths
 
 
+# ---------------------------------------------------------------------------------- image folders
+def image_folder(root: Path, good: int = 8) -> Path:
+    """``good`` 16x16 grey PNGs, plus a file of garbage and a truncated PNG, in ``root/images``."""
+    folder = root / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(good):
+        Image.fromarray(rng.integers(0, 255, (16, 16), dtype=np.uint8)).save(folder / f"{i}.png")
+    (folder / "garbage.png").write_bytes(b"this is not an image" * 10)
+    whole = (folder / "0.png").read_bytes()
+    (folder / "truncated.png").write_bytes(whole[: len(whole) // 2])
+    return folder
+
+
+def image_folder_config(root: Path) -> str:
+    (root / "images.yaml").write_text(
+        "model:\n  class_path: lit_gans.families.DCGAN\n  init_args: {latent_dim: 8, g_width: 8, d_width: 8}\n"
+        "data:\n  class_path: datamodules.ImageFolderDataModule\n"
+        "  init_args: {path: images, channels: 1, image_size: 16, batch_size: 4, val_fraction: 0.25}\n"
+        "trainer: {accelerator: cpu, fast_dev_run: true, enable_progress_bar: false, logger: false}\n"
+        "metrics: {on_validation: false}\n"
+    )
+    return str(root / "images.yaml")
+
+
+def test_6a_corrupt_images_are_skipped_with_a_warning_naming_them(tmp_path):
+    folder = image_folder(tmp_path)
+    result = lit_gans("fit", "--config", image_folder_config(tmp_path), cwd=tmp_path, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    warning = next(line for line in result.stderr.splitlines() if "cannot be decoded" in line)
+    assert "skipped 2 image file(s)" in warning and "delete or replace them" in warning
+    assert "images/garbage.png" in warning and "images/truncated.png" in warning
+    dm = ImageFolderDataModule(str(folder), channels=1, image_size=16, batch_size=4, val_fraction=0.25)
+    with pytest.warns(UserWarning, match="garbage.png"):
+        dm.setup("fit")
+    assert len(dm.train_set) + len(dm.val_set) == 8
+
+
+def test_6a_an_image_that_fails_only_when_decoded_is_skipped_at_load_time(tmp_path, monkeypatch):
+    """A file that passes the setup check (some damage only shows when the pixels are decoded) is
+    skipped when loaded, with a warning, in favour of the next image."""
+    import datamodules.image_folder as image_folder_module
+
+    folder = image_folder(tmp_path)
+    monkeypatch.setattr(image_folder_module, "_decodes", lambda path: True)
+    dm = ImageFolderDataModule(str(folder), channels=1, image_size=16, batch_size=2, val_fraction=0.0)
+    dm.setup("fit")
+    assert len(dm.train_set) == 10
+    with pytest.warns(UserWarning, match=r"skipped .*garbage\.png, which cannot be decoded \(UnidentifiedImageError"):
+        images = [dm.train_set[i][0] for i in range(len(dm.train_set))]
+    assert all(x.shape == (1, 16, 16) for x in images)
+
+
+def test_6c_image_folder_channels_must_be_1_or_3(tmp_path, capsys):
+    image_folder(tmp_path)
+    result = lit_gans("fit", "--config", image_folder_config(tmp_path), "--data.init_args.channels", "2", cwd=tmp_path, timeout=180)
+    line = error_line(result)
+    assert "data.channels=2 is not supported: use 1 (grey) or 3 (RGB)" in line
+    for channels in ("0", "4"):
+        line = main_error(capsys, "fit", "--config", "images.yaml", "--data.init_args.channels", channels)
+        assert f"data.channels={channels} is not supported" in line
+
+
 # ---------------------------------------------------------------------------------- fit configs
 def test_6b_latent_dim_must_be_positive(tmp_path, capsys):
     line = error_line(lit_gans("fit", "--config", QUICKSTART, *DEV_RUN, "--model.init_args.latent_dim", "0", cwd=tmp_path, timeout=180))
     assert "model.latent_dim=0 must be at least 1" in line
     line = main_error(capsys, "fit", "--config", QUICKSTART, *DEV_RUN, "--model.init_args.latent_dim", "-3")
     assert "model.latent_dim=-3 must be at least 1" in line
+
+
+def test_7d_val_fraction_out_of_range_names_val_fraction(tmp_path, capsys):
+    line = error_line(lit_gans("fit", "--config", QUICKSTART, *DEV_RUN, "--data.init_args.val_fraction", "1.0", cwd=tmp_path, timeout=180))
+    assert "data.val_fraction=1.0 must be in [0, 1)" in line and "batch size" not in line
+    for value in ("1.5", "-0.1"):
+        line = main_error(capsys, "fit", "--config", QUICKSTART, *DEV_RUN, "--data.init_args.val_fraction", value)
+        assert f"data.val_fraction={value} must be in [0, 1)" in line
+
+
+def test_7d_image_folder_val_fraction(tmp_path):
+    folder = image_folder(tmp_path)
+    for value in (1.0, 2.0, -0.5):
+        with pytest.raises(ConfigError, match=rf"data.val_fraction={value} must be in \[0, 1\)"):
+            ImageFolderDataModule(str(folder), channels=1, val_fraction=value)
 
 
 def test_7b_bad_labels_list_only_the_bad_values(checkpoints, tmp_path):
