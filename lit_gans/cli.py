@@ -22,9 +22,10 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from datamodules.base import GANDataModule
 from lit_gans.callbacks import GenerativeMetrics, GANProgressBar, GeneratorStepCheckpoint, SampleGrid
-from lit_gans.errors import LitGansError
+from lit_gans.errors import CheckpointError, LitGansError
 from lit_gans.families.base import AdversarialModule
 from lit_gans.loggers import default_logger
+from lit_gans.paths import available_device, output_file
 
 SUBCOMMANDS = ("fit", "validate")
 
@@ -106,6 +107,25 @@ class LitGansCLI(LightningCLI):
         print("\n".join(lines))
 
 
+def _refuse_diverged(model: AdversarialModule, ckpt: str, ema: bool, samples: Optional[torch.Tensor] = None) -> None:
+    """One clear error, before any output is written, when the checkpoint's generator has NaN/inf
+    weights or makes non-finite samples (a run that diverged before the checkpoint was saved)."""
+    net = model.sampling_generator if ema else model.generator
+    which = "EMA generator" if ema and model.ema_generator is not None else "generator"
+    tensors = [*net.named_parameters(), *net.named_buffers()]
+    bad = [name for name, t in tensors if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        what = f"the {which}'s weights are NaN or infinite ({bad[0]}{f' and {len(bad) - 1} more' if len(bad) > 1 else ''})"
+    elif samples is not None and not torch.isfinite(samples).all():
+        what = f"the {which} makes NaN or infinite samples"
+    else:
+        return
+    raise CheckpointError(
+        f"checkpoint {ckpt} (g_step {model.g_step}): {what}, so its weights diverged before it was saved; "
+        "use an earlier checkpoint"
+    )
+
+
 def sample_main(argv: Sequence[str]) -> int:
     """``lit-gans sample``: a grid (or a 2-D scatter, or a .pt tensor) from a checkpoint."""
     from lit_gans.checkpoints import load_family
@@ -123,7 +143,10 @@ def sample_main(argv: Sequence[str]) -> int:
     args = parser.parse_args(list(argv))
     if args.n < 1:
         raise LitGansError(f"--n {args.n} must be at least 1")
-    model = load_family(args.ckpt, map_location=args.device)
+    if args.nrow < 1:
+        raise LitGansError(f"--nrow {args.nrow} must be at least 1 (images per grid row), e.g. --nrow 8")
+    device = available_device(args.device)
+    model = load_family(args.ckpt, map_location=device)
     labels: Optional[torch.Tensor] = None
     if args.labels:
         try:
@@ -133,9 +156,9 @@ def sample_main(argv: Sequence[str]) -> int:
         labels = torch.tensor(given).repeat(args.n // len(given) + 1)[: args.n]
     torch.manual_seed(args.seed)
     samples = model.sample(args.n, labels=labels, ema=not args.no_ema).float().cpu()
-    out = Path(args.out)
+    _refuse_diverged(model, args.ckpt, ema=not args.no_ema, samples=samples)
+    out = output_file(args.out)
     if out.suffix == ".pt":
-        out.parent.mkdir(parents=True, exist_ok=True)
         torch.save(samples, out)
     else:
         save_samples(samples, out, nrow=args.nrow, reference=None)
@@ -166,7 +189,8 @@ def evaluate_main(argv: Sequence[str]) -> int:
     parser.add_argument("--out", default=None, help="JSON output (default: <checkpoint>.metrics.json)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(list(argv))
-    model = load_family(args.ckpt, map_location=args.device)
+    device = available_device(args.device)
+    model = load_family(args.ckpt, map_location=device)
     recorded = torch.load(args.ckpt, map_location="cpu", weights_only=True).get("lit_gans", {}).get("datamodule")
     if not recorded:
         raise LitGansError(f"checkpoint {args.ckpt} does not record its data (written before lit-gans 0.2); retrain or resume it once to record it")
@@ -184,6 +208,9 @@ def evaluate_main(argv: Sequence[str]) -> int:
     )
     if not evaluation.metrics:
         raise LitGansError(f"no metric applies to {class_name}; pass --metrics and, for images, --feature")
+    torch.manual_seed(args.seed)  # a probe batch, before the real-data statistics are computed
+    _refuse_diverged(model, args.ckpt, ema=True, samples=model.sample(min(args.n_samples, 256)).float())
+    out = output_file(args.out) if args.out else Path(args.ckpt).with_suffix(".metrics.json")
     start = time.perf_counter()
     evaluation.prepare(model.device)
     values = evaluation.evaluate(model, seed=args.seed)
@@ -194,13 +221,11 @@ def evaluate_main(argv: Sequence[str]) -> int:
     print(f"{'metric':<{width}}  value")
     for key, value in values.items():
         print(f"{key:<{width}}  {value:.6g}")
-    out = Path(args.out) if args.out else Path(args.ckpt).with_suffix(".metrics.json")
     report = {
         "checkpoint": str(args.ckpt), "family": type(model).__name__, "g_step": model.g_step, "generator": which,
         "data": recorded, "feature": evaluation.feature, "n_samples": args.n_samples, "seed": args.seed,
         "seconds": seconds, "metrics": values,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
     tmp.replace(out)

@@ -170,6 +170,67 @@ def test_7d_image_folder_val_fraction(tmp_path):
             ImageFolderDataModule(str(folder), channels=1, val_fraction=value)
 
 
+# ---------------------------------------------------------------------------------- sample / evaluate
+def test_6e_sample_nrow_must_be_positive(checkpoints, tmp_path, capsys):
+    line = only_line(lit_gans("sample", "--ckpt", str(checkpoints["dcgan"]), "--nrow", "0", "--out", "grid.png", cwd=tmp_path, timeout=120))
+    assert "--nrow 0 must be at least 1" in line
+    line = main_error(capsys, "sample", "--ckpt", str(checkpoints["dcgan"]), "--nrow", "-2", "--out", str(tmp_path / "grid.png"))
+    assert "--nrow -2 must be at least 1" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_6f_out_under_a_file(checkpoints, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    ckpt = str(checkpoints["dcgan"])
+    line = only_line(lit_gans("sample", "--ckpt", ckpt, "--n", "16", "--out", "notes.txt/grid.png", cwd=tmp_path, timeout=120))
+    assert "--out notes.txt cannot be created: notes.txt is a file, not a folder" in line
+    line = main_error(capsys, "evaluate", "--ckpt", ckpt, "--n-samples", "16", "--out", "notes.txt/deeper/metrics.json")
+    assert "--out notes.txt/deeper cannot be created: notes.txt is a file, not a folder" in line
+    (tmp_path / "folder").mkdir()
+    line = main_error(capsys, "sample", "--ckpt", ckpt, "--out", "folder")
+    assert "--out folder is a folder; give a file name, e.g. folder/samples.png" in line
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_6g_device_without_cuda_says_so_not_blames_the_checkpoint(checkpoints, tmp_path, capsys):
+    line = only_line(lit_gans("sample", "--ckpt", str(checkpoints["dcgan"]), "--device", "cuda", cwd=tmp_path, timeout=120))
+    assert "--device cuda: CUDA is not available on this machine; use --device cpu" in line and "checkpoint" not in line
+    line = main_error(capsys, "evaluate", "--ckpt", str(checkpoints["dcgan"]), "--device", "cuda")
+    assert "--device cuda: CUDA is not available on this machine; use --device cpu" in line and "checkpoint" not in line
+
+
+@pytest.mark.parametrize("command", ["sample", "evaluate"])
+@pytest.mark.parametrize(
+    "device, message",
+    [
+        ("cuda:99", "--device cuda:99: "),  # no machine has a hundred GPUs: unavailable whether or not CUDA is
+        ("gpu0", "--device 'gpu0' is not a device; use cpu, cuda"),
+    ],
+)
+def test_6g_unavailable_or_invalid_device_is_named(checkpoints, tmp_path, capsys, command, device, message):
+    line = main_error(capsys, command, "--ckpt", str(checkpoints["dcgan"]), "--device", device, "--out", str(tmp_path / "out.json"))
+    assert message in line and "checkpoint" not in line, line
+    assert device == "gpu0" or "use --device cpu" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command, out", [("sample", "grid.png"), ("sample", "x.pt"), ("evaluate", "metrics.json")])
+def test_6h_diverged_checkpoint_is_refused_and_nothing_is_written(checkpoints, tmp_path, capsys, command, out):
+    ckpt = checkpoints["diverged"]
+    if out != "x.pt":  # evaluating NaN samples crashed the process (segmentation fault) before the fix
+        line = only_line(lit_gans(command, "--ckpt", str(ckpt), "--out", out, cwd=tmp_path, timeout=120))
+    else:
+        line = main_error(capsys, command, "--ckpt", str(ckpt), "--out", out)
+    assert f"checkpoint {ckpt} (g_step 2)" in line
+    assert "NaN" in line and "diverged" in line and "use an earlier checkpoint" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_6h_a_good_checkpoint_still_samples(checkpoints, tmp_path):
+    assert main(["sample", "--ckpt", str(checkpoints["dcgan"]), "--n", "4", "--out", str(tmp_path / "a" / "grid.png")]) == 0
+    assert (tmp_path / "a" / "grid.png").is_file()
+
+
 def test_7b_bad_labels_list_only_the_bad_values(checkpoints, tmp_path):
     result = lit_gans("sample", "--ckpt", str(checkpoints["cgan"]), "--n", "5000", "--labels", "0,99,-1", "--out", "g.png", cwd=tmp_path, timeout=120)
     line = only_line(result)
