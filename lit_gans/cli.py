@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -25,7 +26,7 @@ from lit_gans.callbacks import GenerativeMetrics, GANProgressBar, GeneratorStepC
 from lit_gans.errors import CheckpointError, LitGansError
 from lit_gans.families.base import AdversarialModule
 from lit_gans.loggers import default_logger
-from lit_gans.paths import available_device, output_file
+from lit_gans.paths import available_device, make_folder, output_file
 
 SUBCOMMANDS = ("fit", "validate")
 
@@ -75,6 +76,7 @@ class LitGansCLI(LightningCLI):
         if root and getattr(logger, "class_path", None) == "lit_gans.loggers.AutoWandbLogger":
             if logger.init_args.get("save_dir") == "runs":
                 logger.init_args.save_dir = root
+        check_run_config(config)
 
     def instantiate_trainer(self, **kwargs: Any):
         config = self._get(self.config_init, "trainer", default={})
@@ -105,6 +107,28 @@ class LitGansCLI(LightningCLI):
             elif logger.save_dir:
                 lines.append(f"  logs:       {logger.save_dir} ({type(logger).__name__})")
         print("\n".join(lines))
+
+
+def check_run_config(config: Any) -> None:
+    """Checks of a parsed ``fit``/``validate`` config before anything is built: output folders that
+    cannot be created are one clear error, and model values that the data links replace are warned
+    about (the links apply at instantiation and would override them silently)."""
+    root = config.trainer.get("default_root_dir")
+    if root:
+        make_folder(root, "trainer.default_root_dir", keep=False)
+    loggers = config.trainer.get("logger")
+    for logger in loggers if isinstance(loggers, list) else [loggers]:
+        save_dir = getattr(getattr(logger, "init_args", None), "save_dir", None)
+        if isinstance(save_dir, str) and save_dir != root:
+            make_folder(save_dir, "trainer.logger.init_args.save_dir", keep=False)
+    model_args = config.model.get("init_args") if config.get("model") is not None else None
+    for key, unset in (("data_shape", None), ("num_classes", 0)):
+        given = model_args.get(key) if model_args is not None else None
+        if given != unset:
+            warnings.warn(
+                f"model.init_args.{key}={given} is ignored: the model is built for the DataModule's {key} "
+                f"(data.{key} is linked to it); remove model.init_args.{key} from the config", stacklevel=2
+            )
 
 
 def _refuse_diverged(model: AdversarialModule, ckpt: str, ema: bool, samples: Optional[torch.Tensor] = None) -> None:

@@ -155,6 +155,20 @@ def test_6b_latent_dim_must_be_positive(tmp_path, capsys):
     assert "model.latent_dim=-3 must be at least 1" in line
 
 
+def test_6d_default_root_dir_that_cannot_be_created(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    under_a_file = ["--trainer.default_root_dir", "notes.txt/run"]
+    line = error_line(lit_gans("fit", "--config", DCGAN_DIGITS, *DEV_RUN, *under_a_file, cwd=tmp_path, timeout=180))  # wandb logger
+    assert "trainer.default_root_dir notes.txt/run cannot be created: notes.txt is a file, not a folder" in line
+    # the CSV logger, in a run that would write (fast_dev_run writes no logs)
+    line = main_error(capsys, "fit", "--config", QUICKSTART, *FAST, "--model.init_args.max_g_steps", "1", *under_a_file)
+    assert "trainer.default_root_dir notes.txt/run cannot be created: notes.txt is a file" in line
+    if Path("/proc/self").is_dir():  # a place nobody can create folders in, root included
+        line = main_error(capsys, "fit", "--config", QUICKSTART, *FAST, "--model.init_args.max_g_steps", "1",
+                          "--trainer.default_root_dir", "/proc/lit-gans-run")
+        assert "trainer.default_root_dir /proc/lit-gans-run cannot be created (" in line and "a folder you can write to" in line
+
+
 def test_7d_val_fraction_out_of_range_names_val_fraction(tmp_path, capsys):
     line = error_line(lit_gans("fit", "--config", QUICKSTART, *DEV_RUN, "--data.init_args.val_fraction", "1.0", cwd=tmp_path, timeout=180))
     assert "data.val_fraction=1.0 must be in [0, 1)" in line and "batch size" not in line
@@ -168,6 +182,21 @@ def test_7d_image_folder_val_fraction(tmp_path):
     for value in (1.0, 2.0, -0.5):
         with pytest.raises(ConfigError, match=rf"data.val_fraction={value} must be in \[0, 1\)"):
             ImageFolderDataModule(str(folder), channels=1, val_fraction=value)
+
+
+def test_7e_linked_model_values_given_by_hand_are_warned_about(tmp_path):
+    result = lit_gans(
+        "fit", "--config", QUICKSTART, *DEV_RUN, "--model.init_args.data_shape", "[3, 32, 32]",
+        "--model.init_args.num_classes", "3", cwd=tmp_path, timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "model.init_args.data_shape=[3, 32, 32] is ignored: the model is built for the DataModule's data_shape" in result.stderr
+    assert "model.init_args.num_classes=3 is ignored: the model is built for the DataModule's num_classes" in result.stderr
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["fit", "--config", QUICKSTART, *DEV_RUN]) == 0
+    assert not [w for w in caught if "is ignored" in str(w.message)]
+    assert not (tmp_path / "runs").exists()  # the check of default_root_dir leaves no folder behind
 
 
 # ---------------------------------------------------------------------------------- sample / evaluate
