@@ -10,6 +10,9 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import inspect
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -23,7 +26,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from datamodules.base import GANDataModule
 from lit_gans.callbacks import GenerativeMetrics, GANProgressBar, GeneratorStepCheckpoint, SampleGrid
-from lit_gans.errors import CheckpointError, LitGansError
+from lit_gans.errors import CheckpointError, ConfigError, LitGansError
 from lit_gans.families.base import AdversarialModule
 from lit_gans.loggers import default_logger
 from lit_gans.paths import available_device, make_folder, output_file
@@ -267,6 +270,93 @@ def one_line(message: str) -> str:
     return "; ".join(dict.fromkeys(kept))
 
 
+# what each config section is built from, for "did you mean" on a misspelt key
+_SECTIONS: dict[str, Any] = {
+    "trainer": "lightning.pytorch.Trainer", "checkpoint": GeneratorStepCheckpoint, "samples": SampleGrid,
+    "metrics": GenerativeMetrics,
+}
+_TOP_LEVEL = ("config", "seed_everything", "trainer", "model", "data", "checkpoint", "samples", "metrics",
+              "optimizer", "lr_scheduler", "ckpt_path")
+_CLASS_OPTION = re.compile(
+    r"Parser key \"(?P<section>[\w.]+)\".*?Problem with given class_path '(?P<cls>[\w.]+)':\s*"
+    r"Option '(?P<key>\w+)' is not accepted", re.S,
+)
+_PLAIN_OPTION = re.compile(r"(?:does not accept option '|unrecognized arguments: --)(?P<key>[\w.]+)")
+
+
+def _init_options(cls: Any) -> list[str]:
+    """The ``__init__`` arguments of ``cls`` (a class or its import path), following ``**kwargs`` up
+    the class hierarchy as jsonargparse does."""
+    if isinstance(cls, str):
+        import importlib
+
+        module, _, name = cls.rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError, ValueError):
+            return []
+    names: list[str] = []
+    for klass in getattr(cls, "__mro__", ()):
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        names += [p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return list(dict.fromkeys(names))
+
+
+def _did_you_mean(key: str, options: Sequence[str], prefix: str = "") -> str:
+    close = difflib.get_close_matches(key, list(options), n=1, cutoff=0.6)
+    return f"; did you mean {prefix}{close[0]}?" if close else ""
+
+
+def unknown_option(message: str) -> Optional[str]:
+    """jsonargparse's report of a misspelt config key, as one short line with a "did you mean"
+    instead of the whole section's values; None for other errors."""
+    match = _CLASS_OPTION.search(message)
+    if match:
+        section, cls, key = match["section"], match["cls"], match["key"]
+        return (f"{section}.init_args.{key} is not an option of {cls.rpartition('.')[2]}"
+                + _did_you_mean(key, _init_options(cls)))
+    match = _PLAIN_OPTION.search(message)
+    if match:
+        key = match["key"]
+        first, _, rest = key.partition(".")
+        if first not in _TOP_LEVEL:
+            return f"{key} is not an option: {first} is not a config section" + _did_you_mean(first, _TOP_LEVEL)
+        if first in _SECTIONS and rest and "." not in rest:
+            return f"{key} is not an option" + _did_you_mean(rest, _init_options(_SECTIONS[first]), prefix=f"{first}.")
+    return None
+
+
+def check_config_files(args: Sequence[str]) -> None:
+    """``--config`` files that are empty or not a mapping, as one line naming the file (jsonargparse
+    says only "Unexpected config")."""
+    import yaml
+
+    for i, arg in enumerate(args):
+        if arg in ("--config", "-c") and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith("--config="):
+            value = arg.partition("=")[2]
+        else:
+            continue
+        path = Path(value).expanduser()
+        if not path.is_file():
+            continue  # jsonargparse reports a missing file (or reads the value as YAML text)
+        try:
+            content = yaml.safe_load(path.read_text())
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue  # jsonargparse reports these
+        if content is None:
+            raise ConfigError(f"config {value} is empty; it needs the sections model: and data: (and usually trainer:), "
+                              "as in configs/quickstart.yaml")
+        if not isinstance(content, dict):
+            raise ConfigError(f"config {value} holds a {type(content).__name__}, not a mapping of sections; write "
+                              "model:, data: and trainer: at its top level, as in configs/quickstart.yaml")
+
+
 def _user_error(err: BaseException) -> Optional[LitGansError]:
     seen: set[int] = set()
     current: Optional[BaseException] = err
@@ -289,6 +379,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from lit_gans.metrics.train_classifier import main as train_classifier_main
 
             return train_classifier_main(args[1:])
+        check_config_files(args)
         LitGansCLI(args=None if argv is None else args)
         return 0
     except (LitGansError, ValueError) as err:
@@ -300,7 +391,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     except ArgumentError as err:
         command = args[0] if args and args[0] in SUBCOMMANDS else "fit"
-        print(f"lit-gans: error: {one_line(str(err))} (see `lit-gans {command} --help`)", file=sys.stderr)
+        message = unknown_option(str(err)) or one_line(str(err))
+        print(f"lit-gans: error: {message} (see `lit-gans {command} --help`)", file=sys.stderr)
         return 2
 
 

@@ -184,6 +184,44 @@ def test_7d_image_folder_val_fraction(tmp_path):
             ImageFolderDataModule(str(folder), channels=1, val_fraction=value)
 
 
+@pytest.mark.parametrize(
+    "where, key, expected",
+    [
+        ("command line", "model.init_args.latnt_dim", "model.init_args.latnt_dim is not an option of DCGAN; did you mean latent_dim?"),
+        ("yaml", "model.init_args.latnt_dim", "model.init_args.latnt_dim is not an option of DCGAN; did you mean latent_dim?"),
+        ("yaml", "trainer.max_epoch", "trainer.max_epoch is not an option; did you mean trainer.max_epochs?"),
+        ("command line", "data.init_args.imag_size", "data.init_args.imag_size is not an option of DigitsDataModule; did you mean image_size?"),
+        ("command line", "modl.init_args.latent_dim", "modl is not a config section; did you mean model?"),
+    ],
+)
+def test_7a_misspelt_key_gets_did_you_mean_not_a_dump(tmp_path, capsys, where, key, expected):
+    if where == "yaml":
+        leaf = key.rpartition(".")[2]
+        text = Path(QUICKSTART).read_text()
+        right = {"latnt_dim": "latent_dim: 64", "max_epoch": "max_epochs: -1"}[leaf]
+        assert right in text
+        (tmp_path / "typo.yaml").write_text(text.replace(right, right.replace(right.split(":")[0], leaf)))
+        args = ["fit", "--config", "typo.yaml"]
+    else:
+        args = ["fit", "--config", QUICKSTART, *DEV_RUN, f"--{key}", "5"]
+    if key == "model.init_args.latnt_dim" and where == "yaml":
+        line = error_line(lit_gans(*args, cwd=tmp_path, timeout=180))
+    else:
+        line = main_error(capsys, *args)
+    assert expected in line
+    assert "Given value" not in line and "g_width" not in line and len(line) < 200, line
+
+
+@pytest.mark.parametrize("content, kind", [("", "is empty"), ("# nothing here\n", "is empty"), ("- model\n- data\n", "holds a list")])
+def test_7c_empty_or_non_mapping_config_names_the_file(tmp_path, capsys, content, kind):
+    (tmp_path / "mine.yaml").write_text(content)
+    if not content:
+        line = error_line(lit_gans("fit", "--config", "mine.yaml", cwd=tmp_path, timeout=180))
+    else:
+        line = main_error(capsys, "fit", "--config", "mine.yaml")
+    assert f"config mine.yaml {kind}" in line and "configs/quickstart.yaml" in line
+
+
 def test_7e_linked_model_values_given_by_hand_are_warned_about(tmp_path):
     result = lit_gans(
         "fit", "--config", QUICKSTART, *DEV_RUN, "--model.init_args.data_shape", "[3, 32, 32]",
