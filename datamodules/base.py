@@ -109,9 +109,11 @@ class GANDataModule(L.LightningDataModule, ABC):
         if self.train_set is None:
             self.train_set, self.val_set = self.make_datasets()
             if len(self.train_set) < self.batch_size:
+                held_out = getattr(self, "val_fraction", 0)
                 raise ConfigError(
                     f"{type(self).__name__} has {len(self.train_set)} training samples, fewer than "
                     f"data.batch_size={self.batch_size}; lower the batch size"
+                    + (f" or data.val_fraction={held_out}" if held_out else "")
                 )
 
     def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
@@ -140,6 +142,15 @@ class GANDataModule(L.LightningDataModule, ABC):
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, train=False)
+
+
+def check_val_fraction(val_fraction: float) -> None:
+    """A share held out for validation must leave images to train on."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise ConfigError(
+            f"data.val_fraction={val_fraction} must be in [0, 1): it is the share of the images held out for "
+            "validation, and the rest trains; use e.g. 0.1"
+        )
 
 
 def build_augmentations(specs: Sequence[dict[str, Any]] | None):

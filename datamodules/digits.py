@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from torch.utils.data import Dataset
 
-from datamodules.base import ArrayDataset, ImageDataModule
+from datamodules.base import ArrayDataset, ImageDataModule, check_val_fraction
 
 
 def load_digit_images() -> tuple[np.ndarray, np.ndarray]:
@@ -56,6 +56,7 @@ class DigitsDataModule(ImageDataModule):
         pin_memory: bool = False,
     ):
         super().__init__(image_size, fit, augmentations, batch_size, num_workers, pin_memory)
+        check_val_fraction(val_fraction)
         self.val_fraction, self.seed = val_fraction, seed
 
     def make_datasets(self) -> tuple[Dataset, Dataset]:

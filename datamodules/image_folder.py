@@ -1,28 +1,89 @@
-"""Any directory of images, with optional class subfolders."""
+"""Any directory of images, with optional class subfolders.
+
+Files that cannot be decoded (corrupt, truncated, not images) are skipped with one warning naming
+them: each file's header (and, for PNG, its checksums) is checked once at setup, and a file that
+still fails to decode when loaded is skipped then, with a warning, in favour of the next image.
+"""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
-from datamodules.base import ImageDataModule
-from lit_gans.errors import DatasetNotFoundError
+from datamodules.base import ImageDataModule, check_val_fraction
+from lit_gans.errors import ConfigError, DatasetNotFoundError
+
+
+class _UnreadableImage(Exception):
+    """An image file that PIL cannot decode."""
+
+
+def _decodes(path: str | Path) -> bool:
+    """Whether PIL can read ``path``; cheaper than decoding it: ``verify`` reads the header and, for
+    PNG, checks every chunk's checksum."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except Exception:  # PIL raises many types (UnidentifiedImageError, SyntaxError, OSError, ...)
+        return False
+    return True
+
+
+def _load_image(path: str):
+    from torchvision.datasets.folder import default_loader
+
+    try:
+        return default_loader(path)
+    except Exception as err:
+        raise _UnreadableImage(path) from err
+
+
+def _skipped_warning(files: list[str], where: Path) -> str:
+    shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+    return (f"ImageFolderDataModule: skipped {len(files)} image file(s) in {where} that cannot be decoded "
+            f"(corrupt, truncated or not images): {shown}; delete or replace them")
 
 
 class _FlatImages(Dataset):
-    def __init__(self, files: list[Path], transform):
-        from torchvision.datasets.folder import default_loader
-
-        self.files, self.transform, self.loader = files, transform, default_loader
+    def __init__(self, files: list[Path], transform, loader: Callable = _load_image):
+        self.files, self.transform, self.loader = files, transform, loader
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __getitem__(self, i: int):
         return self.transform(self.loader(str(self.files[i]))), torch.tensor(0)
+
+
+class _SkipUnreadable(Dataset):
+    """``dataset`` whose files that fail to decode when loaded are skipped (with a warning naming
+    each once) in favour of the next file."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+        self._warned: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int):
+        for k in range(len(self.dataset)):
+            try:
+                return self.dataset[(i + k) % len(self.dataset)]
+            except _UnreadableImage as err:
+                if str(err) not in self._warned:
+                    self._warned.add(str(err))
+                    cause = err.__cause__
+                    warnings.warn(f"ImageFolderDataModule: skipped {err}, which cannot be decoded "
+                                  f"({type(cause).__name__}: {cause}); delete or replace it", stacklevel=2)
+        raise DatasetNotFoundError("no image of the folder can be decoded; set data.path to a folder of readable images")
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -61,6 +122,9 @@ class ImageFolderDataModule(ImageDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
     ):
+        if channels not in (1, 3):
+            raise ConfigError(f"data.channels={channels} is not supported: use 1 (grey) or 3 (RGB); images are converted")
+        check_val_fraction(val_fraction)
         self.channels = channels
         super().__init__(image_size, fit, augmentations, batch_size, num_workers, pin_memory)
         self.path, self.val_fraction, self.seed = Path(path).expanduser(), val_fraction, seed
@@ -74,12 +138,33 @@ class ImageFolderDataModule(ImageDataModule):
         self.num_classes = len(self.classes)
 
     def make_datasets(self) -> tuple[Dataset, Dataset]:
+        skipped: list[str] = []
+
+        def decodable(path: str) -> bool:
+            if _decodes(path):
+                return True
+            skipped.append(path)
+            return False
+
         if self.classes:
             from torchvision.datasets import ImageFolder
+            from torchvision.datasets.folder import IMG_EXTENSIONS, has_file_allowed_extension
 
-            full: Dataset = ImageFolder(str(self.path), transform=self.transform)
+            try:
+                full: Dataset = ImageFolder(
+                    str(self.path), transform=self.transform, loader=_load_image,
+                    is_valid_file=lambda p: has_file_allowed_extension(p, IMG_EXTENSIONS) and decodable(p),
+                )
+            except FileNotFoundError as err:  # a class folder whose every image is unreadable
+                found = str(err).split(". Supported")[0]
+                raise DatasetNotFoundError(f"{found} in {self.path}: their images cannot be decoded; delete or replace them") from None
         else:
-            full = _FlatImages(_image_files(self.path), self.transform)
+            full = _FlatImages([f for f in _image_files(self.path) if decodable(str(f))], self.transform)
+        if skipped:
+            warnings.warn(_skipped_warning(skipped, self.path), stacklevel=2)
+        if len(full) == 0:
+            raise DatasetNotFoundError(f"no image in {self.path} can be decoded; set data.path to a folder of readable images")
+        full = _SkipUnreadable(full)
         order = np.random.default_rng(self.seed).permutation(len(full)).tolist()
         n_val = int(round(self.val_fraction * len(full)))
         return Subset(full, order[n_val:]), Subset(full, order[:n_val] or order[:1])

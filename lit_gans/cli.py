@@ -10,7 +10,11 @@
 from __future__ import annotations
 
 import argparse
+import difflib
+import inspect
+import re
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -24,9 +28,10 @@ from datamodules.base import GANDataModule
 from lit_gans.callbacks import GenerativeMetrics, GANProgressBar, GeneratorStepCheckpoint, SampleGrid
 from lit_gans.checkpoints import check_checkpoint_file
 from lit_gans.distributed import peer_failure
-from lit_gans.errors import LitGansError
+from lit_gans.errors import CheckpointError, ConfigError, LitGansError
 from lit_gans.families.base import AdversarialModule
 from lit_gans.loggers import default_logger
+from lit_gans.paths import available_device, make_folder, output_file
 
 SUBCOMMANDS = ("fit", "validate")
 
@@ -87,6 +92,7 @@ class LitGansCLI(LightningCLI):
         if root and getattr(logger, "class_path", None) == "lit_gans.loggers.AutoWandbLogger":
             if logger.init_args.get("save_dir") == "runs":
                 logger.init_args.save_dir = root
+        check_run_config(config)
 
     def instantiate_trainer(self, **kwargs: Any):
         config = self._get(self.config_init, "trainer", default={})
@@ -119,6 +125,47 @@ class LitGansCLI(LightningCLI):
         print("\n".join(lines))
 
 
+def check_run_config(config: Any) -> None:
+    """Checks of a parsed ``fit``/``validate`` config before anything is built: output folders that
+    cannot be created are one clear error, and model values that the data links replace are warned
+    about (the links apply at instantiation and would override them silently)."""
+    root = config.trainer.get("default_root_dir")
+    if root:
+        make_folder(root, "trainer.default_root_dir", keep=False)
+    loggers = config.trainer.get("logger")
+    for logger in loggers if isinstance(loggers, list) else [loggers]:
+        save_dir = getattr(getattr(logger, "init_args", None), "save_dir", None)
+        if isinstance(save_dir, str) and save_dir != root:
+            make_folder(save_dir, "trainer.logger.init_args.save_dir", keep=False)
+    model_args = config.model.get("init_args") if config.get("model") is not None else None
+    for key, unset in (("data_shape", None), ("num_classes", 0)):
+        given = model_args.get(key) if model_args is not None else None
+        if given != unset:
+            warnings.warn(
+                f"model.init_args.{key}={given} is ignored: the model is built for the DataModule's {key} "
+                f"(data.{key} is linked to it); remove model.init_args.{key} from the config", stacklevel=2
+            )
+
+
+def _refuse_diverged(model: AdversarialModule, ckpt: str, ema: bool, samples: Optional[torch.Tensor] = None) -> None:
+    """One clear error, before any output is written, when the checkpoint's generator has NaN/inf
+    weights or makes non-finite samples (a run that diverged before the checkpoint was saved)."""
+    net = model.sampling_generator if ema else model.generator
+    which = "EMA generator" if ema and model.ema_generator is not None else "generator"
+    tensors = [*net.named_parameters(), *net.named_buffers()]
+    bad = [name for name, t in tensors if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        what = f"the {which}'s weights are NaN or infinite ({bad[0]}{f' and {len(bad) - 1} more' if len(bad) > 1 else ''})"
+    elif samples is not None and not torch.isfinite(samples).all():
+        what = f"the {which} makes NaN or infinite samples"
+    else:
+        return
+    raise CheckpointError(
+        f"checkpoint {ckpt} (g_step {model.g_step}): {what}, so its weights diverged before it was saved; "
+        "use an earlier checkpoint"
+    )
+
+
 def sample_main(argv: Sequence[str]) -> int:
     """``lit-gans sample``: a grid (or a 2-D scatter, or a .pt tensor) from a checkpoint."""
     from lit_gans.checkpoints import load_family
@@ -136,7 +183,10 @@ def sample_main(argv: Sequence[str]) -> int:
     args = parser.parse_args(list(argv))
     if args.n < 1:
         raise LitGansError(f"--n {args.n} must be at least 1")
-    model = load_family(args.ckpt, map_location=args.device)
+    if args.nrow < 1:
+        raise LitGansError(f"--nrow {args.nrow} must be at least 1 (images per grid row), e.g. --nrow 8")
+    device = available_device(args.device)
+    model = load_family(args.ckpt, map_location=device)
     labels: Optional[torch.Tensor] = None
     if args.labels:
         try:
@@ -146,9 +196,9 @@ def sample_main(argv: Sequence[str]) -> int:
         labels = torch.tensor(given).repeat(args.n // len(given) + 1)[: args.n]
     torch.manual_seed(args.seed)
     samples = model.sample(args.n, labels=labels, ema=not args.no_ema).float().cpu()
-    out = Path(args.out)
+    _refuse_diverged(model, args.ckpt, ema=not args.no_ema, samples=samples)
+    out = output_file(args.out)
     if out.suffix == ".pt":
-        out.parent.mkdir(parents=True, exist_ok=True)
         torch.save(samples, out)
     else:
         save_samples(samples, out, nrow=args.nrow, reference=None)
@@ -179,7 +229,8 @@ def evaluate_main(argv: Sequence[str]) -> int:
     parser.add_argument("--out", default=None, help="JSON output (default: <checkpoint>.metrics.json)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(list(argv))
-    model = load_family(args.ckpt, map_location=args.device)
+    device = available_device(args.device)
+    model = load_family(args.ckpt, map_location=device)
     recorded = torch.load(args.ckpt, map_location="cpu", weights_only=True).get("lit_gans", {}).get("datamodule")
     if not recorded:
         raise LitGansError(f"checkpoint {args.ckpt} does not record its data (written before lit-gans 0.2); retrain or resume it once to record it")
@@ -197,6 +248,9 @@ def evaluate_main(argv: Sequence[str]) -> int:
     )
     if not evaluation.metrics:
         raise LitGansError(f"no metric applies to {class_name}; pass --metrics and, for images, --feature")
+    torch.manual_seed(args.seed)  # a probe batch, before the real-data statistics are computed
+    _refuse_diverged(model, args.ckpt, ema=True, samples=model.sample(min(args.n_samples, 256)).float())
+    out = output_file(args.out) if args.out else Path(args.ckpt).with_suffix(".metrics.json")
     start = time.perf_counter()
     evaluation.prepare(model.device)
     values = evaluation.evaluate(model, seed=args.seed)
@@ -207,13 +261,11 @@ def evaluate_main(argv: Sequence[str]) -> int:
     print(f"{'metric':<{width}}  value")
     for key, value in values.items():
         print(f"{key:<{width}}  {value:.6g}")
-    out = Path(args.out) if args.out else Path(args.ckpt).with_suffix(".metrics.json")
     report = {
         "checkpoint": str(args.ckpt), "family": type(model).__name__, "g_step": model.g_step, "generator": which,
         "data": recorded, "feature": evaluation.feature, "n_samples": args.n_samples, "seed": args.seed,
         "seconds": seconds, "metrics": values,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
     tmp.replace(out)
@@ -229,6 +281,93 @@ def one_line(message: str) -> str:
     lines = [line.strip().lstrip("- ").rstrip(":") for line in message.splitlines()]
     kept = [line for line in lines if line and not line.startswith(_PARSER_NOISE)]
     return "; ".join(dict.fromkeys(kept))
+
+
+# what each config section is built from, for "did you mean" on a misspelt key
+_SECTIONS: dict[str, Any] = {
+    "trainer": "lightning.pytorch.Trainer", "checkpoint": GeneratorStepCheckpoint, "samples": SampleGrid,
+    "metrics": GenerativeMetrics,
+}
+_TOP_LEVEL = ("config", "seed_everything", "trainer", "model", "data", "checkpoint", "samples", "metrics",
+              "optimizer", "lr_scheduler", "ckpt_path")
+_CLASS_OPTION = re.compile(
+    r"Parser key \"(?P<section>[\w.]+)\".*?Problem with given class_path '(?P<cls>[\w.]+)':\s*"
+    r"Option '(?P<key>\w+)' is not accepted", re.S,
+)
+_PLAIN_OPTION = re.compile(r"(?:does not accept option '|unrecognized arguments: --)(?P<key>[\w.]+)")
+
+
+def _init_options(cls: Any) -> list[str]:
+    """The ``__init__`` arguments of ``cls`` (a class or its import path), following ``**kwargs`` up
+    the class hierarchy as jsonargparse does."""
+    if isinstance(cls, str):
+        import importlib
+
+        module, _, name = cls.rpartition(".")
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError, ValueError):
+            return []
+    names: list[str] = []
+    for klass in getattr(cls, "__mro__", ()):
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        names += [p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return list(dict.fromkeys(names))
+
+
+def _did_you_mean(key: str, options: Sequence[str], prefix: str = "") -> str:
+    close = difflib.get_close_matches(key, list(options), n=1, cutoff=0.6)
+    return f"; did you mean {prefix}{close[0]}?" if close else ""
+
+
+def unknown_option(message: str) -> Optional[str]:
+    """jsonargparse's report of a misspelt config key, as one short line with a "did you mean"
+    instead of the whole section's values; None for other errors."""
+    match = _CLASS_OPTION.search(message)
+    if match:
+        section, cls, key = match["section"], match["cls"], match["key"]
+        return (f"{section}.init_args.{key} is not an option of {cls.rpartition('.')[2]}"
+                + _did_you_mean(key, _init_options(cls)))
+    match = _PLAIN_OPTION.search(message)
+    if match:
+        key = match["key"]
+        first, _, rest = key.partition(".")
+        if first not in _TOP_LEVEL:
+            return f"{key} is not an option: {first} is not a config section" + _did_you_mean(first, _TOP_LEVEL)
+        if first in _SECTIONS and rest and "." not in rest:
+            return f"{key} is not an option" + _did_you_mean(rest, _init_options(_SECTIONS[first]), prefix=f"{first}.")
+    return None
+
+
+def check_config_files(args: Sequence[str]) -> None:
+    """``--config`` files that are empty or not a mapping, as one line naming the file (jsonargparse
+    says only "Unexpected config")."""
+    import yaml
+
+    for i, arg in enumerate(args):
+        if arg in ("--config", "-c") and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith("--config="):
+            value = arg.partition("=")[2]
+        else:
+            continue
+        path = Path(value).expanduser()
+        if not path.is_file():
+            continue  # jsonargparse reports a missing file (or reads the value as YAML text)
+        try:
+            content = yaml.safe_load(path.read_text())
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue  # jsonargparse reports these
+        if content is None:
+            raise ConfigError(f"config {value} is empty; it needs the sections model: and data: (and usually trainer:), "
+                              "as in configs/quickstart.yaml")
+        if not isinstance(content, dict):
+            raise ConfigError(f"config {value} holds a {type(content).__name__}, not a mapping of sections; write "
+                              "model:, data: and trainer: at its top level, as in configs/quickstart.yaml")
 
 
 def _user_error(err: BaseException) -> Optional[LitGansError]:
@@ -253,6 +392,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from lit_gans.metrics.train_classifier import main as train_classifier_main
 
             return train_classifier_main(args[1:])
+        check_config_files(args)
         LitGansCLI(args=None if argv is None else args)
         return 0
     except (LitGansError, ValueError) as err:
@@ -264,7 +404,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     except ArgumentError as err:
         command = args[0] if args and args[0] in SUBCOMMANDS else "fit"
-        print(f"lit-gans: error: {one_line(str(err))} (see `lit-gans {command} --help`)", file=sys.stderr)
+        message = unknown_option(str(err)) or one_line(str(err))
+        print(f"lit-gans: error: {message} (see `lit-gans {command} --help`)", file=sys.stderr)
         return 2
     except RuntimeError as err:
         # another rank of a distributed run stopped: one line, not gloo's traceback (lit_gans/distributed.py)

@@ -122,6 +122,8 @@ class AdversarialModule(L.LightningModule):
         for key in [k for k, v in self.hparams.items() if callable(v)]:
             del self.hparams[key]  # Python factories are not YAML; the CLI stores its config instead
         self.automatic_optimization = False
+        if latent_dim < 1:
+            raise ConfigError(f"model.latent_dim={latent_dim} must be at least 1 (the size of z; DCGAN uses 100)")
         if n_critic < 1:
             raise ConfigError(f"model.n_critic={n_critic} must be at least 1 (critic steps per generator step)")
         if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
@@ -209,8 +211,13 @@ class AdversarialModule(L.LightningModule):
             raise ConfigError(f"{type(self).__name__} is unconditional: sample without labels")
         if self.conditional:
             labels = torch.arange(n) % self.num_classes if labels is None else torch.as_tensor(labels)
-            if labels.shape != (n,) or labels.min() < 0 or labels.max() >= self.num_classes:
-                raise ConfigError(f"labels must be {n} class indices in [0, {self.num_classes - 1}], got {labels.tolist()}")
+            if labels.shape != (n,):
+                raise ConfigError(f"labels must be {n} class indices (one per sample), got shape {tuple(labels.shape)}")
+            bad = labels[(labels < 0) | (labels >= self.num_classes)].unique().tolist()
+            if bad:  # only the bad values: a message listing every label grows with n
+                shown = ", ".join(str(v) for v in bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+                raise ConfigError(f"labels outside this {self.num_classes}-class model: {shown}; "
+                                  f"use class indices 0 to {self.num_classes - 1}")
             labels = labels.to(self.device)
         z = self.sample_latent(n) if z is None else z.to(self.device)
         net = self.sampling_generator if ema else self.generator
