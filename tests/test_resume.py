@@ -6,12 +6,15 @@ stops naming the last good checkpoint."""
 from __future__ import annotations
 
 import errno
+import logging
+import subprocess
 from pathlib import Path
 
 import pytest
 import torch
 
 from cli_run import lit_gans
+from lit_gans.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 DIGITS = str(ROOT / "configs" / "dcgan" / "digits.yaml")
@@ -29,6 +32,24 @@ SMALL_RING = [
     "--data.init_args.n_samples", "5000", "--trainer.enable_progress_bar", "false", "--trainer.log_every_n_steps", "1",
     "--checkpoint.every_n_g_steps", "2", "--model.init_args.max_g_steps", "30",
 ]
+
+
+@pytest.fixture
+def cli(capfd, caplog, monkeypatch):
+    """``lit-gans ARGS`` in this process (no second start-up; the checkpoint runs above use
+    subprocesses), run in ``cwd``, with what it printed; Lightning's info lines, which pytest's log
+    capture takes, are added to stderr."""
+
+    def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+        monkeypatch.chdir(cwd)
+        caplog.set_level(logging.INFO, logger="lightning.pytorch")
+        caplog.clear()
+        capfd.readouterr()
+        code = main(list(args))
+        out, err = capfd.readouterr()
+        return subprocess.CompletedProcess(args, code, out, caplog.text + err)
+
+    return run
 
 
 def one_error_line(result) -> str:
@@ -74,9 +95,9 @@ def test_resume_mid_epoch_is_bitwise_identical_to_an_uninterrupted_run(digits_ru
                 assert torch.equal(value, theirs["state"][index][name]), (index, name)
 
 
-def test_resume_applies_the_configs_learning_rate(digits_runs):
+def test_resume_applies_the_configs_learning_rate(digits_runs, cli):
     cwd, _ = digits_runs
-    result = lit_gans(
+    result = cli(
         "fit", *SMALL_DIGITS, "--model.init_args.max_g_steps", "22", "--checkpoint.dirpath", "lower_lr",
         "--model.init_args.g_optimizer.init_args.lr", "1e-05", "--ckpt_path", "half/last.ckpt", cwd=cwd,
     )
@@ -96,39 +117,38 @@ def test_resume_applies_the_configs_learning_rate(digits_runs):
     ],
     ids=["width", "latent", "data-shape", "family"],
 )
-def test_resume_refuses_a_change_of_networks_data_or_family(digits_runs, change, message):
+def test_resume_refuses_a_change_of_networks_data_or_family(digits_runs, cli, change, message):
     cwd, _ = digits_runs
-    result = lit_gans("fit", *SMALL_DIGITS, *change, "--ckpt_path", "half/last.ckpt", cwd=cwd, timeout=120)
+    result = cli("fit", *SMALL_DIGITS, *change, "--ckpt_path", "half/last.ckpt", cwd=cwd)
     assert message in one_error_line(result)
 
 
-def test_fit_from_a_missing_or_truncated_checkpoint_is_one_line(digits_runs):
+def test_fit_from_a_missing_or_truncated_checkpoint_is_one_line(digits_runs, cli):
     cwd, _ = digits_runs
-    missing = lit_gans("fit", *SMALL_DIGITS, "--ckpt_path", "nowhere.ckpt", cwd=cwd, timeout=120)
+    missing = cli("fit", *SMALL_DIGITS, "--ckpt_path", "nowhere.ckpt", cwd=cwd)
     assert "checkpoint nowhere.ckpt does not exist" in one_error_line(missing)
     data = (cwd / "half" / "last.ckpt").read_bytes()
     (cwd / "truncated.ckpt").write_bytes(data[: len(data) // 2])
-    truncated = lit_gans("fit", *SMALL_DIGITS, "--ckpt_path", "truncated.ckpt", cwd=cwd, timeout=120)
+    truncated = cli("fit", *SMALL_DIGITS, "--ckpt_path", "truncated.ckpt", cwd=cwd)
     assert "truncated.ckpt cannot be read" in one_error_line(truncated)
 
 
-def test_a_nan_at_the_first_steps_says_that_no_checkpoint_exists(tmp_path):
+def test_a_nan_at_the_first_steps_says_that_no_checkpoint_exists(tmp_path, cli):
     sgd = ["--model.init_args.g_optimizer", "torch.optim.SGD", "--model.init_args.g_optimizer.init_args.lr", "1e6",
            "--model.init_args.d_optimizer", "torch.optim.SGD", "--model.init_args.d_optimizer.init_args.lr", "1e6"]
     # logged (and weight-checked) rarely, so that the NaN loss is what stops the run
-    result = lit_gans("fit", *SMALL_RING, *sgd, "--trainer.log_every_n_steps", "100", "--checkpoint.dirpath", "ckpts", cwd=tmp_path, timeout=120)
+    result = cli("fit", *SMALL_RING, *sgd, "--trainer.log_every_n_steps", "100", "--checkpoint.dirpath", "ckpts", cwd=tmp_path)
     line = one_error_line(result)
     assert "loss became nan" in line and "No checkpoint was written before it" in line
     assert not list(tmp_path.rglob("*.ckpt"))
 
 
-def test_diverging_weights_stop_the_run_at_the_last_good_checkpoint(tmp_path):
+def test_diverging_weights_stop_the_run_at_the_last_good_checkpoint(tmp_path, cli):
     """Adam at lr 3000 on the critic: no NaN, but weights past 1e4 within a few steps. The run stops
     before a checkpoint takes them, names the last good one, and resuming from it with a sane
     learning rate finishes."""
-    result = lit_gans(
-        "fit", *SMALL_RING, "--model.init_args.d_optimizer.init_args.lr", "3000", "--checkpoint.dirpath", "ckpts",
-        cwd=tmp_path, timeout=120,
+    result = cli(
+        "fit", *SMALL_RING, "--model.init_args.d_optimizer.init_args.lr", "3000", "--checkpoint.dirpath", "ckpts", cwd=tmp_path
     )
     line = one_error_line(result)
     assert "training diverged: discriminator weights reached" in line and "model.max_weight=10000" in line
@@ -137,9 +157,9 @@ def test_diverging_weights_stop_the_run_at_the_last_good_checkpoint(tmp_path):
     for path in (tmp_path / "ckpts").glob("*.ckpt"):
         weights = [v for k, v in load(path)["state_dict"].items() if v.is_floating_point() and "running" not in k]
         assert max(v.abs().max().item() for v in weights) <= 1e4, path
-    resumed = lit_gans(
+    resumed = cli(
         "fit", *SMALL_RING, "--model.init_args.d_optimizer.init_args.lr", "1e-4", "--checkpoint.dirpath", "ckpts",
-        "--ckpt_path", good, cwd=tmp_path, timeout=120,
+        "--ckpt_path", good, cwd=tmp_path,
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "discriminator lr 3000.0 -> 0.0001" in resumed.stdout + resumed.stderr
