@@ -120,10 +120,12 @@ class GANDataModule(L.LightningDataModule, ABC):
         sampler = None
         if train:
             sampler = self.sampler = ResumableSampler(dataset, self.batch_size)
+        stacked = isinstance(dataset, TensorBatches) and dataset.samples is not None
         return (ResumableLoader if train else DataLoader)(
             dataset,
             batch_size=self.batch_size,
             sampler=sampler,
+            collate_fn=batch_as_is if stacked else None,
             drop_last=train,  # full batches keep batch norm and the critic's statistics stable
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
@@ -188,6 +190,7 @@ class ImageTransform:
         if fit not in ("resize", "pad"):
             raise ConfigError(f"data.fit={fit!r} is unknown; use 'resize' or 'pad'")
         self.channels = channels
+        self.random = bool(augmentations)  # without augmentations an image always maps to the same tensor
         if fit == "resize":
             sizing = [A.Resize(image_size, image_size)]
         else:
@@ -244,14 +247,63 @@ class ImageDataModule(GANDataModule):
         self.data_shape = (self.channels, image_size, image_size)
 
 
-class ArrayDataset(Dataset):
-    """uint8 images (N, H, W[, C]) and labels, transformed on access."""
+class TensorBatches(Dataset):
+    """Samples and labels held as tensors, handed out a whole batch at a time: the DataLoader passes a
+    batch's indices to ``__getitems__``, which answers with one indexing operation per tensor instead
+    of collating the samples one by one (``GANDataModule._loader`` turns collation off for it)."""
+
+    def __init__(self, samples: torch.Tensor, labels: torch.Tensor):
+        self.samples, self.labels = samples, labels.long()
+
+    @property
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """As ``TensorDataset`` names them."""
+        return self.samples, self.labels
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int):
+        return self.samples[i], self.labels[i]
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.as_tensor(indices)
+        return self.samples[index], self.labels[index]
+
+
+def batch_as_is(batch: Any) -> Any:
+    """The collate function for ``TensorBatches``: its batches come stacked already."""
+    return batch
+
+
+#: the most memory that an image dataset is transformed into up front (see ``ArrayDataset``)
+PRECOMPUTE_BYTES = 256 * 2**20
+
+
+class ArrayDataset(TensorBatches):
+    """uint8 images (N, H, W[, C]) and labels. Without random augmentations every image maps to one
+    tensor, so all are transformed once, up front, and handed out by index (when they fit in
+    ``PRECOMPUTE_BYTES``); otherwise each is transformed on access."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, transform):
-        self.images, self.labels, self.transform = images, torch.as_tensor(labels, dtype=torch.long), transform
+        self.images, self.transform = images, transform
+        labels = torch.as_tensor(labels, dtype=torch.long)
+        samples = None
+        if len(images) and not getattr(transform, "random", True):
+            first = transform(images[0])
+            if first.numel() * first.element_size() * len(images) <= PRECOMPUTE_BYTES:
+                samples = torch.stack([first] + [transform(image) for image in images[1:]])
+        super().__init__(samples, labels)
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, i: int):
+        if self.samples is not None:
+            return self.samples[i], self.labels[i]
         return self.transform(self.images[i]), self.labels[i]
+
+    def __getitems__(self, indices: list[int]):
+        if self.samples is not None:
+            return super().__getitems__(indices)
+        return [self[i] for i in indices]  # collated by the loader as usual

@@ -6,9 +6,9 @@ import math
 from typing import Literal
 
 import torch
-from torch.utils.data import Dataset, TensorDataset
+from torch.utils.data import Dataset
 
-from datamodules.base import GANDataModule
+from datamodules.base import GANDataModule, TensorBatches
 from lit_gans.errors import ConfigError
 
 
@@ -63,6 +63,6 @@ class Toy2DDataModule(GANDataModule):
         self.num_classes = len(self.modes)
 
     def make_datasets(self) -> tuple[Dataset, Dataset]:
-        train = TensorDataset(*sample_mixture(self.name, self.n_samples, self.seed))
-        val = TensorDataset(*sample_mixture(self.name, self.n_val, self.seed + 1))
+        train = TensorBatches(*sample_mixture(self.name, self.n_samples, self.seed))
+        val = TensorBatches(*sample_mixture(self.name, self.n_val, self.seed + 1))
         return train, val

@@ -129,3 +129,26 @@ def test_fashion_mnist_is_found_where_debian_installs_it(tmp_path):
     assert x.shape == (16, 1, 32, 32) and x.min() >= -1 and x.max() <= 1
     assert len(dm.train_set) == 60_000 and len(dm.val_set) == 10_000
     assert (tmp_path / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").is_file()
+
+
+def test_in_memory_data_is_handed_out_a_batch_at_a_time():
+    """The 2-D toys and digits without augmentations come as stacked tensors, indexed once per batch
+    (no per-sample collation); the batches equal what per-sample indexing gives. Random
+    augmentations keep the per-sample path."""
+    from datamodules import DigitsDataModule
+    from datamodules.base import TensorBatches, batch_as_is
+
+    for dm in (Toy2DDataModule(n_samples=1000, batch_size=64), DigitsDataModule(batch_size=64)):
+        dm.setup("fit")
+        assert isinstance(dm.train_set, TensorBatches) and dm.train_set.samples is not None
+        loader = dm.train_dataloader()
+        assert loader.collate_fn is batch_as_is
+        x, y = next(iter(loader))
+        order = list(iter(dm.sampler))[:64]
+        assert torch.equal(x, torch.stack([dm.train_set[i][0] for i in order]))
+        assert torch.equal(y, torch.stack([dm.train_set[i][1] for i in order]))
+        assert x.shape == (64, *dm.data_shape) and next(iter(dm.val_dataloader()))[0].shape[1:] == dm.data_shape
+    augmented = DigitsDataModule(batch_size=64, augmentations=[{"name": "HorizontalFlip", "p": 0.5}])
+    augmented.setup("fit")
+    assert augmented.train_set.samples is None and augmented.train_dataloader().collate_fn is not batch_as_is
+    assert next(iter(augmented.train_dataloader()))[0].shape == (64, 1, 16, 16)
