@@ -20,8 +20,7 @@ def load_family(path: str | Path, map_location: str | torch.device = "cpu") -> A
     """Rebuild the family a checkpoint was trained with (its class is recorded in the file) and load
     its weights, EMA generator and step counts."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist; pass the path of a .ckpt file (e.g. runs/.../last.ckpt)")
+    check_checkpoint_file(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
