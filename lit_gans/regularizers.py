@@ -63,3 +63,20 @@ def apply_spectral_norm(module: nn.Module) -> nn.Module:
 
 def _is_parametrized(layer: nn.Module) -> bool:
     return hasattr(layer, "parametrizations") and "weight" in layer.parametrizations
+
+
+def orthogonal_penalty(module: nn.Module) -> Tensor:
+    """BigGAN's orthogonal regularisation (Brock et al. 2019, eq. 3): sum over weight matrices W (each
+    flattened to (out, in)) of ||W W^T * (1 - I)||_F^2, skipping 1-D parameters and embeddings."""
+    skip = {id(p) for m in module.modules() if isinstance(m, nn.Embedding) for p in m.parameters(recurse=False)}
+    total = None
+    for p in module.parameters():
+        if p.dim() < 2 or id(p) in skip:
+            continue
+        w = p.flatten(1)
+        gram = w @ w.t()
+        off = (gram * (1 - torch.eye(w.shape[0], device=w.device, dtype=w.dtype))).pow(2).sum()
+        total = off if total is None else total + off
+    if total is None:
+        raise ValueError("orthogonal_penalty found no weight matrix to regularise")
+    return total

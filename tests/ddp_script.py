@@ -26,7 +26,7 @@ def main(out: Path, strategy: str) -> None:
     trainer = quiet_trainer(devices=2, strategy=strategy)
     trainer.fit(model, dm)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    draw = model.sample_latent(4).cpu()  # each rank's random stream after training
+    draw = model.latent_spec.draw(4, model.device).z.cpu()  # each rank's random stream after training
     torch.save({"state": state, "g_step": model.g_step, "d_step": model.d_step, "draw": draw}, out / f"rank{trainer.global_rank}.pt")
 
 

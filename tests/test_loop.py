@@ -36,9 +36,9 @@ def test_each_critic_step_sees_a_fresh_batch():
     seen = []
 
     class Spy(WGAN):
-        def discriminator_loss(self, real, labels):
-            seen.append(real.clone())
-            return super().discriminator_loss(real, labels)
+        def discriminator_loss(self, batch):
+            seen.append(batch.image.clone())
+            return super().discriminator_loss(batch)
 
     model, dm = tiny_toy(Spy, max_g_steps=2)
     quiet_trainer().fit(model, dm)
@@ -99,9 +99,11 @@ def test_fixed_latents_survive_a_checkpoint(tmp_path):
 
 def test_non_finite_loss_stops_with_one_error_and_keeps_the_last_checkpoint(tmp_path):
     class Diverging(GAN):
-        def discriminator_loss(self, real, labels):
-            loss, logs = super().discriminator_loss(real, labels)
-            return (loss * float("nan"), logs) if self.g_step >= 3 else (loss, logs)
+        def discriminator_loss(self, batch):
+            out = super().discriminator_loss(batch)
+            if self.g_step >= 3:
+                out.loss = out.loss * float("nan")
+            return out
 
     model, dm = tiny_toy(Diverging, max_g_steps=10)
     ckpt = GeneratorStepCheckpoint(every_n_g_steps=2, dirpath=str(tmp_path))

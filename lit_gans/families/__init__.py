@@ -1,15 +1,17 @@
 """GAN families: LightningModules holding one paper's recipe on top of ``AdversarialModule``."""
 
+from lit_gans.families.acgan import ACGAN
 from lit_gans.families.base import AdversarialModule
 from lit_gans.families.cgan import CGAN
 from lit_gans.families.dcgan import DCGAN
 from lit_gans.families.deligan import DeLiGAN
 from lit_gans.families.gan import GAN
+from lit_gans.families.infogan import InfoGAN
 from lit_gans.families.lsgan import LSGAN
 from lit_gans.families.sngan import SNGAN
 from lit_gans.families.wgan import WGAN
 from lit_gans.families.wgan_gp import WGANGP
 
-FAMILIES = {cls.__name__: cls for cls in (GAN, DCGAN, WGAN, WGANGP, LSGAN, SNGAN, CGAN, DeLiGAN)}
+FAMILIES = {cls.__name__: cls for cls in (GAN, DCGAN, WGAN, WGANGP, LSGAN, SNGAN, CGAN, DeLiGAN, ACGAN, InfoGAN)}
 
-__all__ = ["FAMILIES", "AdversarialModule", "CGAN", "DCGAN", "DeLiGAN", "GAN", "LSGAN", "SNGAN", "WGAN", "WGANGP"]
+__all__ = ["ACGAN", "FAMILIES", "AdversarialModule", "CGAN", "DCGAN", "DeLiGAN", "GAN", "InfoGAN", "LSGAN", "SNGAN", "WGAN", "WGANGP"]

@@ -1,15 +1,23 @@
 """The adversarial training loop, written once for every family.
 
-One ``training_step`` takes one real batch and makes one discriminator (critic) step; after every
-``n_critic`` critic steps it also makes one generator step (Arjovsky et al. 2017, Algorithm 1), so
-each critic step sees a fresh real batch. Optimisation is manual (``automatic_optimization =
-False``) with ``toggled_optimizer`` around each network's loss and ``manual_backward``, so mixed precision and DDP work.
+A family declares its **networks** (``build_networks``: a name for each), which **optimizer** steps
+which of them (``optimizer_groups``), the **phases** the loop runs on each batch (``phases``: a name,
+the optimizers it steps, its loss, how often), the **penalties** joining the phases' losses
+(``lit_gans.penalties``, listed in YAML) and its **latent spec** (``make_latent_spec``: what one sample
+needs). Roles name the networks that other parts of the suite look for: ``generator`` (what samples)
+and ``critic`` (what judges). The common case needs none of this: one generator, one discriminator,
+a critic phase on every batch and a generator phase after every ``n_critic`` critic steps, each on a
+fresh real batch (Arjovsky et al. 2017, Algorithm 1).
 
-Step counts: Lightning's ``trainer.global_step`` counts every ``optimizer.step()`` of both
-optimisers (Lightning issue 17958). lit-gans counts ``g_step`` (generator iterations, the unit
-papers use) and ``d_step`` (critic steps); both are logged, shown in the progress bar, written into
-checkpoints and restored on resume. ``max_g_steps`` ends training after that many generator
-iterations.
+Optimisation is manual (``automatic_optimization = False``): each phase freezes the parameters of the
+other optimizers, computes its loss, and steps through ``manual_backward``, so mixed precision and DDP
+work. Losses see the batch by name (``lit_gans.loop.Batch``) and return what they made
+(``StepOutput``), so a family extends one through ``super()``.
+
+Step counts: Lightning's ``trainer.global_step`` counts every ``optimizer.step()`` (Lightning issue
+17958). lit-gans counts each phase's steps (``steps``); ``g_step`` (generator iterations, the unit papers
+use) and ``d_step`` are logged, shown in the progress bar, written into checkpoints and restored on
+resume. ``max_g_steps`` ends training after that many generator iterations.
 """
 
 from __future__ import annotations
@@ -27,10 +35,13 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from lit_gans.errors import ConfigError, DivergenceError, NonFiniteLossError
+from lit_gans.latent import Latent, LatentSpec
+from lit_gans.loop import Batch, Phase, StepOutput
+from lit_gans.losses import ObjectiveName, get_objective
 from lit_gans.nets.factory import Architecture, build_networks
 from lit_gans.nets.packing import Packed, packed_shape
-from lit_gans.losses import ObjectiveName, get_objective
-from lit_gans.regularizers import apply_spectral_norm, clip_weights, gradient_penalty, r1_penalty, r2_penalty
+from lit_gans.penalties import R1, R2, GradientPenalty, Penalty
+from lit_gans.regularizers import apply_spectral_norm, clip_weights
 from lit_gans.resume import RESUMABLE, apply_optimizer_settings, check_resumable, collect_rng_states, restore_rng_state
 
 
@@ -45,10 +56,11 @@ def rmsprop(lr: float) -> Callable:
 
 
 class AdversarialModule(L.LightningModule):
-    """Base of every GAN family: the alternating critic/generator loop, EMA, sampling and logging.
+    """Base of every GAN family: the phase loop, penalties, EMA, sampling and logging.
 
-    A family passes the paper's defaults here; it overrides a method (``build_networks``,
-    ``discriminator_loss``, ``generator_loss``) only where the paper changes the loop.
+    A family passes the paper's defaults here and overrides a method (``build_networks``,
+    ``optimizer_groups``, ``phases``, ``make_latent_spec``, ``discriminator_loss``, ``generator_loss``)
+    only where the paper changes the loop.
 
     Args:
         data_shape: shape of one sample, linked from the DataModule.
@@ -67,9 +79,11 @@ class AdversarialModule(L.LightningModule):
         d_scheduler: optional LR scheduler factory for the discriminator, stepped once per generator iteration.
         n_critic: discriminator steps per generator step, each on a fresh real batch.
         clip_value: clamp critic weights to [-c, c] after each critic step (WGAN); None disables.
-        gradient_penalty: weight lambda of the WGAN-GP penalty on interpolates; 0 disables.
-        r1_gamma: weight gamma of the R1 penalty on real data (applied as gamma / 2); 0 disables.
-        r2_gamma: weight gamma of the R2 penalty on generated data (applied as gamma / 2); 0 disables.
+        gradient_penalty: shorthand for the penalty ``GradientPenalty(weight)`` (WGAN-GP); 0 adds none.
+        r1_gamma: shorthand for ``R1(gamma)`` on real data (applied as gamma / 2); 0 adds none.
+        r2_gamma: shorthand for ``R2(gamma)`` on generated data (applied as gamma / 2); 0 adds none.
+        penalties: penalties from ``lit_gans.penalties``, each with its weight, phase and interval
+            (``{class_path: lit_gans.penalties.R1, init_args: {gamma: 10, every: 16}}``).
         spectral_norm: spectrally normalise every critic layer (SNGAN).
         pack: samples the discriminator judges together (PacGAN, Lin et al. 2018): m consecutive real or
             generated samples are concatenated into one input and get one logit; 1 disables. The batch
@@ -81,12 +95,16 @@ class AdversarialModule(L.LightningModule):
         max_weight: a weight whose magnitude passes this (or is not finite) means training diverged: the run
             stops, naming the last good checkpoint, and no checkpoint is written with it. Checked whenever
             values are logged and before every checkpoint; None disables.
+        compile: compile the networks with ``torch.compile`` (opt-in; first steps pay the compilation).
+        compile_options: ``torch.compile`` arguments, e.g. ``{mode: max-autotune-no-cudagraphs}``.
         n_fixed_samples: size of the fixed latent batch used for sample grids throughout a run.
         seed: seed of the fixed latent batch.
     """
 
     #: model arguments a resumed run may change (``lit_gans.resume``); a family adds its own training-only ones
     resumable_args: frozenset[str] = RESUMABLE
+    #: role -> network name: what samples, and what judges
+    roles: dict[str, str] = {"generator": "generator", "critic": "discriminator"}
 
     def __init__(
         self,
@@ -108,224 +126,278 @@ class AdversarialModule(L.LightningModule):
         gradient_penalty: float = 0.0,
         r1_gamma: float = 0.0,
         r2_gamma: float = 0.0,
+        penalties: Optional[list[Penalty]] = None,
         spectral_norm: bool = False,
         pack: int = 1,
         ema_decay: Optional[float] = None,
         ema_start: int = 0,
         max_g_steps: Optional[int] = None,
         max_weight: Optional[float] = 1e4,
+        compile: bool = False,
+        compile_options: Optional[dict[str, Any]] = None,
         n_fixed_samples: int = 64,
         seed: int = 0,
     ):
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["penalties"])
         for key in [k for k, v in self.hparams.items() if callable(v)]:
             del self.hparams[key]  # Python factories are not YAML; the CLI stores its config instead
         self.automatic_optimization = False
-        if latent_dim < 1:
-            raise ConfigError(f"model.latent_dim={latent_dim} must be at least 1 (the size of z; DCGAN uses 100)")
-        if n_critic < 1:
-            raise ConfigError(f"model.n_critic={n_critic} must be at least 1 (critic steps per generator step)")
-        if ema_decay is not None and not 0.0 <= ema_decay < 1.0:
-            raise ConfigError(f"model.ema_decay={ema_decay} must be in [0, 1), e.g. 0.999, or null to disable")
-        if max_g_steps is not None and max_g_steps < 1:
-            raise ConfigError(f"model.max_g_steps={max_g_steps} must be a positive number of generator iterations")
-        if conditional and num_classes < 1:
-            raise ConfigError("a conditional family needs labelled data: the DataModule reports num_classes=0")
-        if pack < 1:
-            raise ConfigError(f"model.pack={pack} must be at least 1 (1 disables packing; PacGAN uses 2 to 4)")
-        if pack > 1 and conditional:
-            raise ConfigError(f"model.pack={pack} needs an unconditional family: packing class labels is not supported")
-        for name, value in (("gradient_penalty", gradient_penalty), ("r1_gamma", r1_gamma), ("r2_gamma", r2_gamma)):
-            if value < 0:
-                raise ConfigError(f"model.{name}={value} must be >= 0 (0 disables it)")
+        _check_arguments(latent_dim=latent_dim, n_critic=n_critic, ema_decay=ema_decay, max_g_steps=max_g_steps,
+                         conditional=conditional, num_classes=num_classes, pack=pack, max_weight=max_weight,
+                         gradient_penalty=gradient_penalty, r1_gamma=r1_gamma, r2_gamma=r2_gamma)
         self.objective = get_objective(objective)
-        self.latent_dim = latent_dim
-        self.data_shape = tuple(int(d) for d in data_shape)
-        self.num_classes, self.conditional = num_classes, conditional
-        self.pack = pack
-        self.generator, discriminator = self.build_networks(architecture, g_width, d_width, d_batch_norm)
-        self.discriminator = apply_spectral_norm(discriminator) if spectral_norm else discriminator
-        self.g_optimizer = g_optimizer or adam(2e-4)
-        self.d_optimizer = d_optimizer or adam(2e-4)
+        self.latent_dim, self.data_shape = latent_dim, tuple(int(d) for d in data_shape)
+        self.num_classes, self.conditional, self.pack = num_classes, conditional, pack
+        self.latent_spec = self.make_latent_spec()
+        networks = self.build_networks(architecture, g_width, d_width, d_batch_norm)
+        if spectral_norm:
+            apply_spectral_norm(networks[self.roles["critic"]])
+        for name, network in networks.items():
+            setattr(self, name, network)
+        self.network_names = tuple(networks)
+        self.g_optimizer, self.d_optimizer = g_optimizer or adam(2e-4), d_optimizer or adam(2e-4)
         self.g_scheduler, self.d_scheduler = g_scheduler, d_scheduler
         self.n_critic, self.clip_value = n_critic, clip_value
-        self.gp_weight, self.r1_gamma, self.r2_gamma = gradient_penalty, r1_gamma, r2_gamma
+        shorthands = [GradientPenalty(gradient_penalty)] if gradient_penalty else []
+        shorthands += [R1(r1_gamma)] if r1_gamma else []
+        shorthands += [R2(r2_gamma)] if r2_gamma else []
+        self.penalties = nn.ModuleList(shorthands + list(penalties or []))
+        self.hparams["penalties"] = [p.spec() for p in penalties or []]  # compared on resume
         self.ema_decay, self.ema_start, self.max_g_steps = ema_decay, ema_start, max_g_steps
-        if max_weight is not None and not max_weight > 0:
-            raise ConfigError(f"model.max_weight={max_weight} must be positive (e.g. 1e4), or null to disable the check")
-        self.max_weight = max_weight
+        self.max_weight, self.compile_options = max_weight, (compile_options or {}) if compile else None
         self.ema_generator: Optional[AveragedModel] = None
         if ema_decay is not None:
             self.ema_generator = AveragedModel(
-                self.generator, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True
+                self.network("generator"), multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True
             ).requires_grad_(False)
-        self.g_step = 0
-        self.d_step = 0
+        self.steps: dict[str, int] = {}  # steps taken by each phase
+        self.batches = 0  # training batches seen
+        self.batch_fields: tuple[str, ...] = ("image", "label")
+        self._phases: Optional[list[Phase]] = None
         self._resume_rng: Optional[list] = None
         self._resume_changes: list[str] = []
-        self._g_logs: dict[str, Tensor] = {}
-        fixed = torch.Generator().manual_seed(seed)
-        self.register_buffer("fixed_z", torch.randn(n_fixed_samples, latent_dim, generator=fixed))
-        self.register_buffer(
-            "fixed_labels",
-            torch.arange(n_fixed_samples) % max(num_classes, 1) if conditional else torch.zeros(0, dtype=torch.long),
-        )
+        self._logs: dict[str, Tensor] = {}
+        self._finite: dict[str, Tensor] = {}
+        fixed = self.latent_spec.fixed(n_fixed_samples, seed)
+        self.register_buffer("fixed_z", fixed.z)
+        self.register_buffer("fixed_labels", fixed.labels if conditional else torch.zeros(0, dtype=torch.long))
+        for name, value in (("fixed_codes", fixed.codes), ("fixed_continuous", fixed.continuous)):
+            if value is not None:
+                self.register_buffer(name, value)
+
+    # ------------------------------------------------------------------ what a family declares
+    def make_latent_spec(self) -> LatentSpec:
+        """What one sample needs: z of ``latent_dim`` N(0, 1) numbers, and a class label when conditional."""
+        return LatentSpec(self.latent_dim, num_classes=self.num_classes if self.conditional else 0)
 
     def build_networks(
-        self, architecture: Architecture, g_width: Optional[int], d_width: Optional[int], d_batch_norm: bool
-    ) -> tuple[nn.Module, nn.Module]:
-        """The generator and discriminator (packed when ``pack > 1``); a family overrides this where the
-        paper adds networks."""
+        self, architecture: Architecture, g_width: Optional[int], d_width: Optional[int], d_batch_norm: bool,
+        input_dim: Optional[int] = None, critic_classes: Optional[int] = None,
+    ) -> dict[str, nn.Module]:
+        """The networks by name: the generator (reading ``input_dim`` numbers, by default the latent spec's)
+        and the discriminator (packed when ``pack > 1``; ``critic_classes`` sets its classes apart from G's)."""
         generator, discriminator = build_networks(
-            architecture, self.latent_dim, self.data_shape, num_classes=self.num_classes if self.conditional else 0,
-            g_width=g_width, d_width=d_width, d_batch_norm=d_batch_norm,
+            architecture, input_dim or self.latent_spec.input_dim, self.data_shape, num_classes=self.num_classes if self.conditional else 0,
+            g_width=g_width, d_width=d_width, d_batch_norm=d_batch_norm, d_num_classes=critic_classes,
             # a packed critic is built for m samples concatenated along the first axis
             d_shape=packed_shape(self.data_shape, self.pack) if self.pack > 1 else None,
         )
-        return generator, (Packed(discriminator, self.pack) if self.pack > 1 else discriminator)
+        return {"generator": generator, "discriminator": Packed(discriminator, self.pack) if self.pack > 1 else discriminator}
+
+    def optimizer_groups(self) -> dict[str, tuple[Callable, tuple[str, ...], Optional[Callable]]]:
+        """Optimizer name -> (factory, the networks it steps, an optional LR scheduler factory)."""
+        return {"generator": (self.g_optimizer, (self.roles["generator"],), self.g_scheduler),
+                "discriminator": (self.d_optimizer, (self.roles["critic"],), self.d_scheduler)}
+
+    def phases(self) -> list[Phase]:
+        """The critic phase on every batch, then the generator phase after every ``n_critic`` critic steps."""
+        clip = (partial(clip_weights, self.network("critic"), self.clip_value),) if self.clip_value is not None else ()
+        return [Phase("discriminator", ("discriminator",), self.discriminator_loss, after_step=clip),
+                Phase("generator", ("generator",), self.generator_loss, every=self.n_critic, of="discriminator",
+                      after_step=(self._after_generator_step,))]
+
+    def network(self, role: str) -> nn.Module:
+        """A network by role (``generator``, ``critic``) or by name."""
+        return getattr(self, self.roles.get(role, role))
 
     # ------------------------------------------------------------------ sampling
     @property
+    def g_step(self) -> int:
+        return self.steps.get("generator", 0)
+
+    @property
+    def d_step(self) -> int:
+        return self.steps.get("discriminator", 0)
+
+    @property
     def sampling_generator(self) -> nn.Module:
         """The EMA generator when enabled, else the generator."""
-        return self.ema_generator.module if self.ema_generator is not None else self.generator
+        return self.ema_generator.module if self.ema_generator is not None else self.network("generator")
 
-    def sample_latent(self, n: int) -> Tensor:
-        return torch.randn(n, self.latent_dim, device=self.device)
+    def generate(self, latent: Latent, net: Optional[nn.Module] = None) -> Tensor:
+        """The generator's (or ``net``'s) samples for ``latent``, with gradients as the caller has them."""
+        return (net or self.network("generator"))(self.latent_spec.assemble(latent), latent.labels)
 
-    def sample_labels(self, n: int) -> Optional[Tensor]:
-        """Uniform random class labels for generated samples (None for unconditional families)."""
-        return torch.randint(self.num_classes, (n,), device=self.device) if self.conditional else None
+    def fixed_latent(self) -> Latent:
+        """The run's fixed latent batch, for grids comparable across a run."""
+        return Latent(self.fixed_z, getattr(self, "fixed_codes", None), getattr(self, "fixed_continuous", None),
+                      self.fixed_labels if self.latent_spec.num_classes else None)
 
     @torch.no_grad()
-    def sample(
-        self, n: int, labels: Optional[Tensor | Sequence[int]] = None, z: Optional[Tensor] = None, ema: bool = True
-    ) -> Tensor:
+    def sample(self, n: int, labels: Optional[Tensor | Sequence[int]] = None, z: Optional[Tensor] = None, *,
+               codes: Optional[Tensor] = None, continuous: Optional[Tensor] = None, latent: Optional[Latent] = None,
+               ema: bool = True) -> Tensor:
         """``n`` samples from the (EMA, when enabled and ``ema``) generator in eval mode.
 
-        Images come in [-1, 1]; 2-D toys as points. ``labels`` (conditional families only) default to
-        classes 0, 1, 2, ... in turn.
+        Images come in [-1, 1]; 2-D toys as points. Parts not given are drawn; class labels (conditional
+        families only) default to classes 0, 1, 2, ... in turn. ``latent`` gives every part at once.
         """
-        if labels is not None and not self.conditional:
+        spec = self.latent_spec
+        if labels is not None and not spec.num_classes:
             raise ConfigError(f"{type(self).__name__} is unconditional: sample without labels")
-        if self.conditional:
-            labels = torch.arange(n) % self.num_classes if labels is None else torch.as_tensor(labels)
-            if labels.shape != (n,):
-                raise ConfigError(f"labels must be {n} class indices (one per sample), got shape {tuple(labels.shape)}")
-            bad = labels[(labels < 0) | (labels >= self.num_classes)].unique().tolist()
-            if bad:  # only the bad values: a message listing every label grows with n
-                shown = ", ".join(str(v) for v in bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
-                raise ConfigError(f"labels outside this {self.num_classes}-class model: {shown}; "
-                                  f"use class indices 0 to {self.num_classes - 1}")
-            labels = labels.to(self.device)
-        z = self.sample_latent(n) if z is None else z.to(self.device)
-        net = self.sampling_generator if ema else self.generator
+        if latent is None:
+            if spec.num_classes and labels is None:
+                labels = torch.arange(n) % spec.num_classes
+            latent = spec.draw(n, self.device, labels=False).replace(
+                z=z, codes=codes, continuous=continuous, labels=None if labels is None else torch.as_tensor(labels))
+        latent = latent.to(self.device)
+        spec.check(latent)
+        net = self.sampling_generator if ema else self.network("generator")
         was_training = net.training
         net.eval()
         try:
-            return net(z, labels)
+            return self.generate(latent, net)
         finally:
             net.train(was_training)
 
     def fixed_samples(self) -> Tensor:
         """Samples from the fixed latent batch, for grids comparable across a run."""
-        labels = self.fixed_labels if self.conditional else None
-        return self.sample(len(self.fixed_z), labels=labels, z=self.fixed_z)
+        return self.sample(len(self.fixed_z), latent=self.fixed_latent())
 
     # ------------------------------------------------------------------ losses
-    def _critic(self, labels: Optional[Tensor]) -> Callable[[Tensor], Tensor]:
-        return lambda x: self.discriminator(x, labels)
+    def judge(self, x: Tensor, labels: Optional[Tensor]) -> tuple[Tensor, Any]:
+        """The critic's logits and its extra outputs: None, unless its network returns ``(logits, features)``;
+        then the network with the ``auxiliary`` role (InfoGAN's Q, AC-GAN's classifier) reads the features."""
+        out = self.network("critic")(x, labels)
+        if not isinstance(out, tuple):
+            return out, None
+        logits, features = out
+        return logits, self.network("auxiliary")(features) if "auxiliary" in self.roles else features
 
-    def discriminator_loss(self, real: Tensor, labels: Optional[Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        """The critic's objective plus its penalties, and the terms to log."""
-        n = real.shape[0]
-        fake_labels = self.sample_labels(n)
+    def critic_fn(self, labels: Optional[Tensor]) -> Callable[[Tensor], Tensor]:
+        """The critic as a function of samples alone (its logits), for penalties."""
+        return lambda x: self.judge(x, labels)[0]
+
+    def discriminator_loss(self, batch: Batch) -> StepOutput:
+        """The critic's objective on the real batch and as many fresh fakes."""
+        latent = self.latent_spec.draw(len(batch), self.device)
         with torch.no_grad():
-            fake = self.generator(self.sample_latent(n), fake_labels)
-        real_labels = labels if self.conditional else None
-        real_logits = self.discriminator(real, real_labels)
-        fake_logits = self.discriminator(fake, fake_labels)
+            fake = self.generate(latent)
+        real_labels = batch.label if self.conditional else None
+        real_logits, real_aux = self.judge(batch.image, real_labels)
+        fake_logits, fake_aux = self.judge(fake, latent.labels)
         loss = self.objective.d_loss(real_logits, fake_logits)
         logs = {"loss/d": loss.detach(), "d/real": real_logits.mean().detach(), "d/fake": fake_logits.mean().detach()}
-        if self.gp_weight > 0:
-            # interpolates mix real and fake samples, so their labels are taken from the real batch
-            gp = gradient_penalty(self._critic(real_labels), real, fake)
-            loss = loss + self.gp_weight * gp
-            logs["penalty/gp"] = gp.detach()
-        if self.r1_gamma > 0:
-            r1 = r1_penalty(self._critic(real_labels), real)
-            loss = loss + 0.5 * self.r1_gamma * r1
-            logs["penalty/r1"] = r1.detach()
-        if self.r2_gamma > 0:
-            r2 = r2_penalty(self._critic(fake_labels), fake)
-            loss = loss + 0.5 * self.r2_gamma * r2
-            logs["penalty/r2"] = r2.detach()
-        return loss, logs
+        return StepOutput(loss, logs, latent, fake, fake_logits, fake_aux, batch.image, real_labels, real_logits, real_aux)
 
-    def generator_loss(self, n: int) -> tuple[Tensor, dict[str, Tensor]]:
-        """The generator's objective on a fresh batch of ``n`` samples, and the terms to log."""
-        labels = self.sample_labels(n)
-        fake = self.generator(self.sample_latent(n), labels)
-        loss = self.objective.g_loss(self.discriminator(fake, labels))
-        return loss, {"loss/g": loss.detach()}
+    def generator_loss(self, batch: Batch) -> StepOutput:
+        """The generator's objective on a fresh batch of fakes, as many as the real batch."""
+        latent = self.latent_spec.draw(len(batch), self.device)
+        fake = self.generate(latent)
+        fake_logits, fake_aux = self.judge(fake, latent.labels)
+        loss = self.objective.g_loss(fake_logits)
+        return StepOutput(loss, {"loss/g": loss.detach()}, latent, fake, fake_logits, fake_aux)
 
     # ------------------------------------------------------------------ the loop
     def training_step(self, batch: Any, batch_idx: int) -> None:
-        real, labels = batch
-        g_opt, d_opt = self.optimizers()
-        # each network's optimizer is toggled before its loss is computed, so the backward pass
-        # never computes the other network's weight gradients
-        with self.toggled_optimizer(d_opt):
-            d_loss, logs = self.discriminator_loss(real, labels)
-            self._optimize(d_opt, d_loss, "discriminator")
-        if self.clip_value is not None:
-            clip_weights(self.discriminator, self.clip_value)
-        self.d_step += 1
-        if self.d_step % self.n_critic == 0:
-            with self.toggled_optimizer(g_opt):
-                g_loss, self._g_logs = self.generator_loss(real.shape[0])
-                self._optimize(g_opt, g_loss, "generator")
-            self.g_step += 1
-            self._update_ema()
-            for scheduler in self._schedulers():
-                scheduler.step()
-            if self.max_g_steps is not None and self.g_step >= self.max_g_steps:
-                self.trainer.should_stop = True
-                self.synchronize_buffers()
-        if self._log_due():
-            logs["weights/max_abs"] = self.check_weights()
-            # the generator's terms are those of its latest step (an earlier batch when n_critic > 1)
-            self.log_dict({**logs, **self._g_logs}, prog_bar=False)
+        batch = Batch.of(batch, self.batch_fields)
+        if self._phases is None:
+            self._prepare_phases()
+        stepped: set[str] = set()
+        for phase, penalties, (trainable, frozen), optimizers in self._phases:
+            count = self.batches + 1 if phase.of is None else self.steps.get(phase.of, 0)
+            if count % phase.every or (phase.of is not None and phase.of not in stepped):
+                continue
+            for p in frozen:  # the backward pass then computes only this phase's weight gradients
+                p.requires_grad_(False)
+            for p in trainable:
+                p.requires_grad_(True)
+            step = self.steps.get(phase.name, 0)
+            out = phase.loss(batch)
+            for penalty in penalties:
+                if penalty.due(step):
+                    out.add(f"penalty/{penalty.name}", penalty(self, out, batch), penalty.weight * penalty.every)
+            self._check_finite(out.loss, phase.name)
+            for optimizer in optimizers:
+                optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(out.loss)
+            for optimizer in optimizers:
+                optimizer.step()
+            self.steps[phase.name] = step + 1
+            stepped.add(phase.name)
+            self._logs.update(out.logs)
+            for action in phase.after_step:
+                action()
+        for p in self._trainable:
+            p.requires_grad_(True)
+        self.batches += 1
+        trainer = self.trainer
+        # the batches whose values Lightning writes to the loggers (its own test is private); ``self.log``
+        # costs about half a millisecond per value on a CPU, a tenth of a small network's step, so others skip it
+        if self.batches % max(trainer.log_every_n_steps, 1) == 0 or trainer.should_stop or trainer.fast_dev_run:
+            self._logs["weights/max_abs"] = self.check_weights()
+            # a phase's terms are those of its latest step (an earlier batch when it does not run on every batch)
+            self.log_dict(self._logs, prog_bar=False)
             self.log_dict({"g_step": float(self.g_step), "d_step": float(self.d_step)}, prog_bar=True)
 
-    def _log_due(self) -> bool:
-        """Whether Lightning writes this batch's values to the loggers: every ``log_every_n_steps``
-        batches, when training stops, and under ``fast_dev_run``. ``self.log`` costs about half a
-        millisecond per value on a CPU, a tenth of a small network's step
-        (``bench/results/throughput.md``), so the other batches skip it."""
-        trainer = self.trainer
-        connector = getattr(trainer, "_logger_connector", None)  # Lightning's own test, where it has one
-        return bool(getattr(connector, "should_update_logs", True)) or bool(trainer.fast_dev_run)
+    def _prepare_phases(self) -> None:
+        """Each phase with its penalties, the parameters it trains and freezes, and its optimizers (once)."""
+        phases = self.phases()
+        names = {phase.name for phase in phases}
+        for penalty in self.penalties:
+            if penalty.phase not in names:
+                raise ConfigError(f"penalty {type(penalty).__name__} joins phase {penalty.phase!r}, but "
+                                  f"{type(self).__name__} runs the phases {sorted(names)}; set its phase to one of them")
+        optimizers = self.optimizers()
+        by_name = dict(zip(self.optimizer_groups(), optimizers if isinstance(optimizers, list) else [optimizers]))
+        self._trainable = [p for o in by_name.values() for group in o.optimizer.param_groups for p in group["params"]]
+        self._phases = []
+        for phase in phases:
+            steps = [by_name[name] for name in phase.optimizers]
+            own = {id(p) for o in steps for group in o.optimizer.param_groups for p in group["params"]}
+            split = ([p for p in self._trainable if id(p) in own], [p for p in self._trainable if id(p) not in own])
+            self._phases.append((phase, [p for p in self.penalties if p.phase == phase.name], split, steps))
 
-    def _optimize(self, optimizer, loss: Tensor, who: str) -> None:
-        """One step of ``optimizer`` on ``loss`` (its network toggled by the caller), unless the loss
-        is not finite."""
-        if not torch.isfinite(loss):
+    def _after_generator_step(self) -> None:
+        self._update_ema()
+        for config in self.trainer.lr_scheduler_configs:
+            config.scheduler.step()
+        if self.max_g_steps is not None and self.g_step >= self.max_g_steps:
+            self.trainer.should_stop = True
+            self.synchronize_buffers()
+
+    def _check_finite(self, loss: Tensor, phase: str) -> None:
+        """Stop before a non-finite loss reaches the weights. On an accelerator, reading the value would wait
+        for the device every step, so the flag is kept there and read when values are logged and before
+        every checkpoint (``check_weights``)."""
+        if loss.device.type != "cpu":
+            finite = torch.isfinite(loss.detach())
+            self._finite[phase] = finite if phase not in self._finite else self._finite[phase] & finite
+        elif not torch.isfinite(loss):
             raise NonFiniteLossError(
-                f"the {who} loss became {loss.item()} at generator step {self.g_step}, discriminator step "
-                f"{self.d_step}; training stopped before the weights took it. {self._last_good_checkpoint()}"
-            )
-        optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        optimizer.step()
+                f"the {phase} loss became {loss.item()} at generator step {self.g_step}, discriminator step "
+                f"{self.d_step}; training stopped before the weights took it. {self._last_good_checkpoint()}")
 
     def check_weights(self) -> Tensor:
         """The largest weight magnitude; raises ``DivergenceError`` when it passes ``max_weight`` or is
         not finite (a run can diverge without a NaN loss: Adam at a huge learning rate drives weights
-        to 1e30 behind batch norm and tanh)."""
-        params = [p.detach() for p in self.parameters()]
-        largest = torch.stack([p.abs().max() for p in params if p.numel()]).max()
+        to 1e30 behind batch norm and tanh), and ``NonFiniteLossError`` for a loss flagged on a device."""
+        bad = [phase for phase, finite in self._finite.items() if not bool(finite)]
+        if bad:
+            raise NonFiniteLossError(f"the {' and '.join(bad)} loss became non-finite at or before generator step "
+                                     f"{self.g_step}. {self._last_good_checkpoint()}")
+        largest = torch.stack([p.detach().abs().max() for p in self.parameters() if p.numel()]).max()
         if self.max_weight is not None and not bool(largest <= self.max_weight):  # NaN fails <= too
             networks = [name for name, net in self.named_children() if any(
                 not bool(p.detach().abs().max() <= self.max_weight) for p in net.parameters() if p.numel())]
@@ -341,9 +413,7 @@ class AdversarialModule(L.LightningModule):
         start of each step; since each rank draws its own latents, the last step leaves them differing,
         which would make ranks sample from slightly different generators. Called when training stops
         and before each evaluation; one broadcast per buffer, nothing on one process."""
-        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-            return
-        if torch.distributed.get_world_size() > 1:
+        if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
             for buffer in self.buffers():
                 torch.distributed.broadcast(buffer, src=0)
 
@@ -358,59 +428,57 @@ class AdversarialModule(L.LightningModule):
             return f"No checkpoint was written before it. {advice} and start again"
         return f"The last good checkpoint is {path}. {advice}, then resume from it (--ckpt_path)"
 
-    def _schedulers(self) -> list:
-        schedulers = self.lr_schedulers()
-        if schedulers is None:
-            return []
-        return schedulers if isinstance(schedulers, list) else [schedulers]
-
     @torch.no_grad()
     def _update_ema(self) -> None:
         if self.ema_generator is None:
             return
         if self.g_step <= self.ema_start:
             self.ema_generator.n_averaged.zero_()  # the next update copies the generator
-        self.ema_generator.update_parameters(self.generator)
+        self.ema_generator.update_parameters(self.network("generator"))
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         # validation draws its own fakes from a separate random stream, so that whether and when it runs
         # leaves training's random numbers (and an exact resume) untouched
         with isolate_rng():
             torch.manual_seed(self.g_step * 1_000_003 + batch_idx)
-            self._validate(batch)
+            self._validate(Batch.of(batch, self.batch_fields))
 
-    def _validate(self, batch: Any) -> None:
-        real, labels = batch
-        n = real.shape[0] - real.shape[0] % self.pack  # a packed critic judges whole packs only
+    def _validate(self, batch: Batch) -> None:
+        n = len(batch) - len(batch) % self.pack  # a packed critic judges whole packs only
         if n == 0:
             return
-        real, labels = real[:n], labels[:n]
-        fake_labels = self.sample_labels(n)
-        fake = self.sample(n, labels=fake_labels)
-        real_logits = self.discriminator(real, labels if self.conditional else None)
-        fake_logits = self.discriminator(fake, fake_labels)
-        self.log_dict(
-            {
-                "val/d_loss": self.objective.d_loss(real_logits, fake_logits),
-                "val/g_loss": self.objective.g_loss(fake_logits),
-            },
-            batch_size=n,
-            sync_dist=True,
-        )
+        latent = self.latent_spec.draw(n, self.device)
+        real_logits, _ = self.judge(batch.image[:n], batch.label[:n] if self.conditional else None)
+        fake_logits, _ = self.judge(self.sample(n, latent=latent), latent.labels)
+        self.log_dict({"val/d_loss": self.objective.d_loss(real_logits, fake_logits),
+                       "val/g_loss": self.objective.g_loss(fake_logits)}, batch_size=n, sync_dist=True)
 
     # ------------------------------------------------------------------ Lightning plumbing
     def configure_optimizers(self):
-        g_opt = self.g_optimizer(self.generator.parameters())
-        d_opt = self.d_optimizer(self.discriminator.parameters())
-        g_conf: dict[str, Any] = {"optimizer": g_opt}
-        d_conf: dict[str, Any] = {"optimizer": d_opt}
-        if self.g_scheduler is not None:
-            g_conf["lr_scheduler"] = self.g_scheduler(g_opt)
-        if self.d_scheduler is not None:
-            d_conf["lr_scheduler"] = self.d_scheduler(d_opt)
-        return g_conf, d_conf
+        configs = []
+        for factory, names, scheduler in self.optimizer_groups().values():
+            optimizer = factory([p for name in names for p in getattr(self, name).parameters()])
+            configs.append({"optimizer": optimizer, **({"lr_scheduler": scheduler(optimizer)} if scheduler else {})})
+        return configs
+
+    def configure_model(self) -> None:
+        if self.compile_options is not None:
+            for name in self.network_names:  # in place: parameter names and checkpoints stay as they are
+                getattr(self, name).compile(**self.compile_options)
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        self.batch_fields = tuple(getattr(datamodule, "batch_fields", self.batch_fields))
+        strategy = self.trainer.strategy if self._trainer is not None else None
+        if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get("find_unused_parameters"):
+            # A critic step leaves the generator's parameters without gradients and vice versa; plain DDP
+            # then fails (Lightning issue 20328). Unused-parameter detection makes it work for every family.
+            # Lightning has no public way to change a built strategy's DDP arguments, hence the private dict.
+            strategy._ddp_kwargs["find_unused_parameters"] = True
+            rank_zero_info("lit-gans: DDP with find_unused_parameters=True (G and D are stepped in turn)")
 
     def on_fit_start(self) -> None:
+        self._phases = None  # built at the first step, from this fit's optimizers
         if self.trainer.world_size > 1 and self.trainer.ckpt_path is None:
             # every process is seeded alike (seed_everything); without this offset the ranks would draw the same
             # latents, so the fakes of a global batch would repeat world_size times
@@ -423,30 +491,16 @@ class AdversarialModule(L.LightningModule):
                 rank_zero_info("lit-gans: the checkpoint has no random state for this many processes; the resumed run is not exact")
             self._resume_rng = None
         if self.trainer.ckpt_path is not None:
-            named = zip(("generator", "discriminator"), self.optimizers(), self._scheduler_pairs())
-            changes = self._resume_changes + apply_optimizer_settings((n, o.optimizer, s) for n, o, s in named)
+            schedulers = {id(c.scheduler.optimizer): c.scheduler for c in self.trainer.lr_scheduler_configs}
+            named = [(name, o, schedulers.get(id(o))) for name, o in zip(self.optimizer_groups(), self.trainer.optimizers)]
+            changes = self._resume_changes + apply_optimizer_settings(named)
             if changes:
                 rank_zero_info(f"lit-gans: resuming at generator step {self.g_step} with the config's {'; '.join(changes)}")
 
-    def _scheduler_pairs(self) -> list:
-        """The generator's and the discriminator's scheduler (None where absent), in optimizer order."""
-        configs = self.trainer.lr_scheduler_configs
-        by_optimizer = {id(c.scheduler.optimizer): c.scheduler for c in configs}
-        return [by_optimizer.get(id(o.optimizer)) for o in self.optimizers()]
-
-    def setup(self, stage: str) -> None:
-        strategy = self.trainer.strategy if self._trainer is not None else None
-        if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get("find_unused_parameters"):
-            # A critic step leaves the generator's parameters without gradients and vice versa; plain DDP
-            # then fails (Lightning issue 20328). Unused-parameter detection makes it work for every family.
-            strategy._ddp_kwargs["find_unused_parameters"] = True
-            rank_zero_info("lit-gans: DDP with find_unused_parameters=True (G and D are stepped in turn)")
-
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["lit_gans"] = {
-            "family": self._family_name(),
-            "g_step": self.g_step,
-            "d_step": self.d_step,
+            "family": self._family_name(), "g_step": self.g_step, "d_step": self.d_step,
+            "steps": dict(self.steps), "batches": self.batches,
             "rng": collect_rng_states(),  # every process's generators, for an exact resume
         }
         datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
@@ -464,18 +518,41 @@ class AdversarialModule(L.LightningModule):
                 state.get("family"), self._family_name(), checkpoint.get("hyper_parameters", {}), self.hparams,
                 self.resumable_args,
             )
-        self.g_step = int(state.get("g_step", 0))
-        self.d_step = int(state.get("d_step", 0))
+        self.steps = {k: int(v) for k, v in state.get("steps", {}).items()} or {
+            "generator": int(state.get("g_step", 0)), "discriminator": int(state.get("d_step", 0))}
+        self.batches = int(state.get("batches", self.d_step))
         self._resume_rng = state.get("rng")
 
     def _family_name(self) -> str:
         return f"{type(self).__module__}.{type(self).__qualname__}"
 
     def forward(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
-        return self.generator(z, labels)
+        return self.network("generator")(z, labels)
 
     def extra_repr(self) -> str:
         return f"objective={self.objective.name}, n_critic={self.n_critic}, latent_dim={self.latent_dim}"
+
+
+def _check_arguments(**args: Any) -> None:
+    """One clear error for each loop argument out of range."""
+    checks = [
+        (args["latent_dim"] >= 1, "model.latent_dim={latent_dim} must be at least 1 (the size of z; DCGAN uses 100)"),
+        (args["n_critic"] >= 1, "model.n_critic={n_critic} must be at least 1 (critic steps per generator step)"),
+        (args["ema_decay"] is None or 0.0 <= args["ema_decay"] < 1.0,
+         "model.ema_decay={ema_decay} must be in [0, 1), e.g. 0.999, or null to disable"),
+        (args["max_g_steps"] is None or args["max_g_steps"] >= 1,
+         "model.max_g_steps={max_g_steps} must be a positive number of generator iterations"),
+        (not args["conditional"] or args["num_classes"] >= 1,
+         "a conditional family needs labelled data: the DataModule reports num_classes=0"),
+        (args["pack"] >= 1, "model.pack={pack} must be at least 1 (1 disables packing; PacGAN uses 2 to 4)"),
+        (args["pack"] == 1 or not args["conditional"],
+         "model.pack={pack} needs an unconditional family: packing class labels is not supported"),
+        (args["max_weight"] is None or args["max_weight"] > 0,
+         "model.max_weight={max_weight} must be positive (e.g. 1e4), or null to disable the check"),
+    ] + [(args[k] >= 0, f"model.{k}={{{k}}} must be >= 0 (0 disables it)") for k in ("gradient_penalty", "r1_gamma", "r2_gamma")]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message.format(**args))
 
 
 __all__ = ["AdversarialModule", "adam", "rmsprop"]

@@ -3,11 +3,12 @@ Diverse and Limited Data"): the GAN with a learnable mixture-of-Gaussians latent
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor, nn
+from torch import nn
 
 from lit_gans.errors import ConfigError
 from lit_gans.families.base import AdversarialModule
+from lit_gans.latent import LatentSpec
+from lit_gans.loop import Batch, StepOutput
 from lit_gans.losses import ObjectiveName
 from lit_gans.nets.factory import Architecture
 from lit_gans.nets.mixture import MixtureLatent
@@ -49,20 +50,18 @@ class DeLiGAN(AdversarialModule):
         self.components, self.sigma, self.sigma_penalty = components, sigma, sigma_penalty
         super().__init__(architecture=architecture, objective=objective, latent_dim=latent_dim,
                          n_fixed_samples=n_fixed_samples, seed=seed, **kwargs)
-        # the fixed batch carries the component-picking number too
-        self.fixed_z = torch.randn(n_fixed_samples, latent_dim + 1, generator=torch.Generator().manual_seed(seed))
 
-    def build_networks(self, architecture, g_width, d_width, d_batch_norm) -> tuple[nn.Module, nn.Module]:
-        generator, discriminator = super().build_networks(architecture, g_width, d_width, d_batch_norm)
-        return MixtureLatent(generator, self.latent_dim, self.components, self.sigma), discriminator
+    def make_latent_spec(self) -> LatentSpec:
+        # one more standard normal number per sample picks the component
+        return LatentSpec(self.latent_dim + 1)
 
-    def sample_latent(self, n: int) -> Tensor:
-        return torch.randn(n, self.latent_dim + 1, device=self.device)
+    def build_networks(self, architecture, g_width, d_width, d_batch_norm, input_dim=None) -> dict[str, nn.Module]:
+        networks = super().build_networks(architecture, g_width, d_width, d_batch_norm, input_dim=self.latent_dim)
+        networks["generator"] = MixtureLatent(networks["generator"], self.latent_dim, self.components, self.sigma)
+        return networks
 
-    def generator_loss(self, n: int) -> tuple[Tensor, dict[str, Tensor]]:
-        loss, logs = super().generator_loss(n)
+    def generator_loss(self, batch: Batch) -> StepOutput:
+        out = super().generator_loss(batch)
         if self.sigma_penalty > 0:
-            penalty = (1 - self.generator.log_sigma.exp()).pow(2).sum()
-            loss = loss + self.sigma_penalty * penalty
-            logs["penalty/sigma"] = penalty.detach()
-        return loss, logs
+            out.add("penalty/sigma", (1 - self.generator.log_sigma.exp()).pow(2).sum(), self.sigma_penalty)
+        return out

@@ -2,6 +2,7 @@
 or a shipped domain classifier's feature space (``features``, ``domain``), PacGAN's mode coverage,
 stacked-digits modes, and a pixel-space digits score for quick learning checks."""
 
+from lit_gans.metrics.codes import class_accuracy, code_class_accuracy
 from lit_gans.metrics.digits import digits_score
 from lit_gans.metrics.domain import classifier_scores, load_domain_network
 from lit_gans.metrics.evaluator import ClassifierScores, Evaluator
@@ -11,6 +12,6 @@ from lit_gans.metrics.modes import mode_coverage, uniform_kl
 from lit_gans.metrics.stacked import stacked_modes
 
 __all__ = [
-    "ClassifierScores", "Evaluator", "classifier_scores", "digits_score", "feature_network", "frechet_distance",
+    "ClassifierScores", "Evaluator", "class_accuracy", "classifier_scores", "code_class_accuracy", "digits_score", "feature_network", "frechet_distance",
     "gaussian_stats", "load_domain_network", "mode_coverage", "stacked_modes", "uniform_kl",
 ]

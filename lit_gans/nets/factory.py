@@ -26,8 +26,10 @@ def build_networks(
     d_width: Optional[int] = None,
     d_batch_norm: bool = True,
     d_shape: Optional[Sequence[int]] = None,
+    d_num_classes: Optional[int] = None,
 ) -> tuple[nn.Module, nn.Module]:
-    """A generator and a discriminator for ``data_shape``; ``num_classes > 0`` makes both conditional.
+    """A generator and a discriminator for ``data_shape``; ``num_classes > 0`` makes both conditional
+    (``d_num_classes``, when given, sets the discriminator's apart: AC-GAN's reads no label).
     ``d_shape`` is the input of the discriminator when it differs (a packed critic, PacGAN)."""
     if architecture not in DEFAULT_WIDTHS:
         raise ConfigError(f"model.architecture={architecture!r} is unknown; choose one of {sorted(DEFAULT_WIDTHS)}")
@@ -38,18 +40,19 @@ def build_networks(
     d_in = shape if d_shape is None else tuple(int(d) for d in d_shape)
     g_width = g_width or DEFAULT_WIDTHS[architecture][0]
     d_width = d_width or DEFAULT_WIDTHS[architecture][1]
+    d_classes = num_classes if d_num_classes is None else d_num_classes
     if architecture == "mlp":
         output = "linear" if len(shape) == 1 else "tanh"
         return (
             MLPGenerator(latent_dim, shape, hidden=(g_width,) * 4, output=output, num_classes=num_classes),
-            MLPDiscriminator(d_in, hidden=(d_width,) * 3, num_classes=num_classes),
+            MLPDiscriminator(d_in, hidden=(d_width,) * 3, num_classes=d_classes),
         )
     if architecture == "dcgan":
         return (
             DCGANGenerator(latent_dim, shape, features=g_width, num_classes=num_classes),
-            DCGANDiscriminator(d_in, features=d_width, batch_norm=d_batch_norm, num_classes=num_classes),
+            DCGANDiscriminator(d_in, features=d_width, batch_norm=d_batch_norm, num_classes=d_classes),
         )
     return (
         ResNetGenerator(latent_dim, shape, features=g_width, num_classes=num_classes),
-        ResNetDiscriminator(d_in, features=d_width, num_classes=num_classes),
+        ResNetDiscriminator(d_in, features=d_width, num_classes=d_classes),
     )

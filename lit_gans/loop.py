@@ -1,0 +1,87 @@
+"""The loop's vocabulary: a batch with named fields, what a loss made, and a phase.
+
+``AdversarialModule`` (``lit_gans.families.base``) runs a family's phases on each batch; these are the
+small types that a family's losses and penalties exchange with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+from torch import Tensor
+
+from lit_gans.latent import Latent
+
+#: the names a DataModule may give the parts of its batches (``batch_fields``), in the order it yields them
+BATCH_FIELDS = ("image", "label", "condition", "image_b")
+
+
+@dataclass
+class Batch:
+    """One batch by name: ``image`` (real samples), ``label`` (class indices), ``condition`` (a
+    conditioning input such as pix2pix's source image) and ``image_b`` (a second domain, CycleGAN)."""
+
+    image: Tensor
+    label: Optional[Tensor] = None
+    condition: Optional[Tensor] = None
+    image_b: Optional[Tensor] = None
+
+    @classmethod
+    def of(cls, data: Any, names: Sequence[str] = ("image", "label")) -> "Batch":
+        """A batch from what a DataLoader yields: a ``Batch``, a dict by field name, a tuple in the
+        order of ``names`` (the DataModule's ``batch_fields``), or a bare tensor of images."""
+        if isinstance(data, Batch):
+            return data
+        if isinstance(data, dict):
+            return cls(**{k: data[k] for k in BATCH_FIELDS if k in data})
+        if isinstance(data, Tensor):
+            return cls(data)
+        return cls(**dict(zip(names, data)))
+
+    def __len__(self) -> int:
+        return self.image.shape[0]
+
+
+@dataclass
+class StepOutput:
+    """What a phase's loss made, so that a family extending it through ``super()`` and the penalties reuse
+    it instead of computing it twice. ``aux`` values are a critic's extra outputs (an auxiliary classifier's
+    logits, InfoGAN's code estimates) where its network returns ``(logits, aux)``."""
+
+    loss: Tensor
+    logs: dict[str, Tensor] = field(default_factory=dict)
+    latent: Optional[Latent] = None
+    fake: Optional[Tensor] = None
+    fake_logits: Optional[Tensor] = None
+    fake_aux: Any = None
+    real: Optional[Tensor] = None
+    real_labels: Optional[Tensor] = None
+    real_logits: Optional[Tensor] = None
+    real_aux: Any = None
+
+    def add(self, name: str, value: Tensor, weight: float = 1.0) -> "StepOutput":
+        """Add ``weight * value`` to the loss and log ``value`` under ``name``."""
+        self.loss = self.loss + weight * value
+        self.logs[name] = value.detach()
+        return self
+
+
+@dataclass
+class Phase:
+    """One step the loop takes: ``loss(batch) -> StepOutput`` minimised by the ``optimizers`` named.
+
+    It runs on every ``every``-th batch, or, with ``of``, after every ``every``-th step of that phase
+    (WGAN's generator: ``every=5, of="discriminator"``). ``after_step`` actions run after each of its
+    steps (weight clipping, the EMA update, a schedule).
+    """
+
+    name: str
+    optimizers: tuple[str, ...]
+    loss: Callable[[Batch], StepOutput]
+    every: int = 1
+    of: Optional[str] = None
+    after_step: tuple[Callable[[], None], ...] = ()
+
+
+__all__ = ["BATCH_FIELDS", "Batch", "Phase", "StepOutput"]

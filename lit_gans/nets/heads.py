@@ -1,0 +1,67 @@
+"""Critics with a second output: a trunk shared by the adversarial head and an auxiliary network.
+
+InfoGAN's Q network and AC-GAN's auxiliary classifier read the discriminator's last hidden features.
+``SplitCritic`` takes an MLP or DCGAN discriminator apart into its trunk (every layer but the last) and
+its head (the last layer, one logit) and returns ``(logits, features)``; the family's auxiliary network
+(``AuxiliaryHead``) maps the features to its outputs. The loop (``AdversarialModule.judge``) applies the
+network with the ``auxiliary`` role to the features.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from lit_gans.errors import ConfigError
+from lit_gans.nets.dcgan import DCGANDiscriminator
+from lit_gans.nets.mlp import MLPDiscriminator
+
+
+class SplitCritic(nn.Module):
+    """An MLP or DCGAN discriminator as trunk + head: ``forward(x, labels)`` returns the logits (N,) and the
+    trunk's features flattened to (N, ``feature_dim``).
+
+    Args:
+        critic: a ``DCGANDiscriminator`` or ``MLPDiscriminator`` (unconditional).
+        data_shape: shape of one sample, to measure the features.
+    """
+
+    def __init__(self, critic: nn.Module, data_shape: Sequence[int]):
+        super().__init__()
+        if not isinstance(critic, (DCGANDiscriminator, MLPDiscriminator)) or critic.num_classes:
+            raise ConfigError(f"a critic with an auxiliary head needs an unconditional mlp or dcgan discriminator, "
+                              f"got {type(critic).__name__}; set model.architecture to mlp or dcgan")
+        self.flatten_input = isinstance(critic, MLPDiscriminator)
+        self.trunk, self.head = critic.net[:-1], critic.net[-1]
+        was_training = self.trunk.training
+        with torch.no_grad():
+            self.feature_dim = self.trunk.eval()(self._input(torch.zeros(2, *data_shape))).flatten(1).shape[1]
+        self.trunk.train(was_training)
+
+    def _input(self, x: Tensor) -> Tensor:
+        return x.flatten(1) if self.flatten_input else x
+
+    def forward(self, x: Tensor, labels: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
+        h = self.trunk(self._input(x))
+        return self.head(h).flatten(), h.flatten(1)
+
+
+class AuxiliaryHead(nn.Module):
+    """Features -> ``outputs`` numbers: one linear layer (AC-GAN's classifier), or with ``hidden`` units a
+    linear, batch-norm, LeakyReLU(0.2) layer first (InfoGAN's Q network: 128 units)."""
+
+    def __init__(self, feature_dim: int, outputs: int, hidden: int = 0):
+        super().__init__()
+        layers: list[nn.Module] = []
+        if hidden:
+            layers += [nn.Linear(feature_dim, hidden), nn.BatchNorm1d(hidden), nn.LeakyReLU(0.2, True)]
+            feature_dim = hidden
+        self.net = nn.Sequential(*layers, nn.Linear(feature_dim, outputs))
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.net(features)
+
+
+__all__ = ["AuxiliaryHead", "SplitCritic"]
