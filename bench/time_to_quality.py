@@ -37,7 +37,7 @@ def run(family: str, dataset: str, minutes: float, every: float, seed: int) -> d
 
     import datamodules
     from lit_gans import families
-    from lit_gans.callbacks import ModelEvaluation
+    from lit_gans.metrics import ModelEvaluation
 
     torch.set_num_threads(1)
     L.seed_everything(seed, verbose=False)

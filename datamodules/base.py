@@ -14,6 +14,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from lit_gans.errors import ConfigError
+from lit_gans.metrics.spec import DataEvaluation
 
 
 def _run_seed() -> int:
@@ -88,6 +89,17 @@ class GANDataModule(L.LightningDataModule, ABC):
 
     data_shape: tuple[int, ...]
     num_classes: int = 0
+    #: the names of the parts of each batch, in order; the loop reads them. Besides ``"image"`` (the
+    #: samples) and ``"label"`` (integer classes, zeros when unlabelled), the loop will understand ``"condition"`` (a
+    #: conditioning image) and ``"image_b"`` (an image of a second domain).
+    batch_fields: tuple[str, ...] = ("image", "label")
+
+    @property
+    def evaluation(self) -> DataEvaluation:
+        """How samples of this data are evaluated (``lit_gans.metrics.spec``). By default from
+        ``data_shape``: FID/KID/IS/classifier in Inception's features for (C, H, W) images, nothing
+        otherwise; subclasses declare their own."""
+        return DataEvaluation.for_shape(self.data_shape)
 
     def __init__(self, batch_size: int = 64, num_workers: int = 0, pin_memory: bool = False):
         super().__init__()

@@ -6,6 +6,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from datamodules.base import ArrayDataset, ImageDataModule, check_val_fraction
+from lit_gans.metrics.spec import DataEvaluation
 
 
 def load_digit_images() -> tuple[np.ndarray, np.ndarray]:
@@ -58,6 +59,11 @@ class DigitsDataModule(ImageDataModule):
         super().__init__(image_size, fit, augmentations, batch_size, num_workers, pin_memory)
         check_val_fraction(val_fraction)
         self.val_fraction, self.seed = val_fraction, seed
+
+    @property
+    def evaluation(self) -> DataEvaluation:
+        """The image metrics in the shipped digits network's features (grey images), else Inception's."""
+        return DataEvaluation.for_images("digits" if self.data_shape[0] == 1 else None)
 
     def make_datasets(self) -> tuple[Dataset, Dataset]:
         images, labels, train, val = split_digits(self.val_fraction, self.seed)

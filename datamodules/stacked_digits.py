@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 from datamodules.base import ArrayDataset, ImageDataModule
 from datamodules.digits import split_digits
 from lit_gans.errors import ConfigError
+from lit_gans.metrics.spec import IMAGE_METRICS, DataEvaluation
 
 
 class StackedDigitsDataModule(ImageDataModule):
@@ -38,6 +39,9 @@ class StackedDigitsDataModule(ImageDataModule):
 
     channels = 3
     num_classes = 1000
+    #: the modes covered, counted by the digits network (``lit_gans.metrics.stacked``); the image
+    #: metrics on request, in Inception's features
+    evaluation = DataEvaluation(default=("stacked",), allowed=IMAGE_METRICS)
 
     def __init__(
         self,

@@ -8,6 +8,7 @@ from torch.utils.data import Dataset
 
 from datamodules.base import ImageDataModule
 from lit_gans.errors import DatasetNotFoundError
+from lit_gans.metrics.spec import DataEvaluation
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
@@ -77,6 +78,8 @@ class MNISTDataModule(TorchvisionDataModule):
     channels = 1
     torchvision_class = dataset_name = "MNIST"
     how_to_get = "put train-images-idx3-ubyte etc. in data_dir/MNIST/raw"
+    #: no MNIST network ships, so ``feature: auto`` falls back to Inception
+    evaluation = DataEvaluation.for_images("mnist")
 
 
 class FashionMNISTDataModule(TorchvisionDataModule):
@@ -89,6 +92,7 @@ class FashionMNISTDataModule(TorchvisionDataModule):
     channels = 1
     torchvision_class = dataset_name = "FashionMNIST"
     how_to_get = "on Debian/Ubuntu run `apt-get install dataset-fashion-mnist`, or put the idx files in data_dir/FashionMNIST/raw,"
+    evaluation = DataEvaluation.for_images("fashion_mnist")
 
     def prepare_data(self) -> None:
         from torchvision.datasets.utils import extract_archive

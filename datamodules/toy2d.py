@@ -10,6 +10,7 @@ from torch.utils.data import Dataset
 
 from datamodules.base import GANDataModule, TensorBatches
 from lit_gans.errors import ConfigError
+from lit_gans.metrics.spec import DataEvaluation
 
 
 def mixture_modes(name: str) -> tuple[torch.Tensor, float]:
@@ -45,6 +46,9 @@ class Toy2DDataModule(GANDataModule):
         num_workers: DataLoader worker processes.
         pin_memory: pin host memory.
     """
+
+    #: PacGAN's mode coverage, against ``modes`` (the means) and ``std``
+    evaluation = DataEvaluation(default=("modes",))
 
     def __init__(
         self,

@@ -213,7 +213,7 @@ def evaluate_main(argv: Sequence[str]) -> int:
     import json
     import time
 
-    from lit_gans.callbacks.metrics import METRICS, ModelEvaluation
+    from lit_gans.metrics.evaluation import METRICS, ModelEvaluation
     from lit_gans.checkpoints import load_family
 
     parser = argparse.ArgumentParser(prog="lit-gans evaluate", description=evaluate_main.__doc__)

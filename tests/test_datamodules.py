@@ -8,15 +8,19 @@ import torch
 from PIL import Image
 
 from datamodules import (
+    CIFAR10DataModule,
     DigitsDataModule,
     FashionMNISTDataModule,
+    GANDataModule,
     ImageFolderDataModule,
     MNISTDataModule,
+    StackedDigitsDataModule,
     Toy2DDataModule,
 )
 from datamodules.torchvision_sets import DEBIAN_FASHION_MNIST
 from lit_gans.errors import ConfigError, DatasetNotFoundError
-from lit_gans.metrics import mode_coverage
+from lit_gans.metrics import DataEvaluation, mode_coverage
+from lit_gans.metrics.spec import IMAGE_METRICS
 
 
 def first_batch(dm):
@@ -152,3 +156,39 @@ def test_in_memory_data_is_handed_out_a_batch_at_a_time():
     augmented.setup("fit")
     assert augmented.train_set.samples is None and augmented.train_dataloader().collate_fn is not batch_as_is
     assert next(iter(augmented.train_dataloader()))[0].shape == (64, 1, 16, 16)
+
+
+@pytest.mark.parametrize(
+    "make, default, allowed, feature",
+    [
+        (lambda tmp: Toy2DDataModule(), ("modes",), ("modes",), None),
+        (lambda tmp: DigitsDataModule(), IMAGE_METRICS, IMAGE_METRICS, "digits"),
+        (lambda tmp: StackedDigitsDataModule(), ("stacked",), ("stacked", *IMAGE_METRICS), None),
+        (lambda tmp: MNISTDataModule(), IMAGE_METRICS, IMAGE_METRICS, "mnist"),
+        (lambda tmp: FashionMNISTDataModule(), IMAGE_METRICS, IMAGE_METRICS, "fashion_mnist"),
+        (lambda tmp: CIFAR10DataModule(), IMAGE_METRICS, IMAGE_METRICS, None),
+        (lambda tmp: ImageFolderDataModule(str(tmp)), IMAGE_METRICS, IMAGE_METRICS, None),
+    ],
+    ids=["toy", "digits", "stacked", "mnist", "fashion_mnist", "cifar10", "image_folder"],
+)
+def test_each_datamodule_declares_its_batches_and_evaluation(tmp_path, make, default, allowed, feature):
+    Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(tmp_path / "0.png")
+    dm = make(tmp_path)
+    assert dm.batch_fields == ("image", "label")
+    assert dm.evaluation == DataEvaluation(default=default, allowed=allowed, feature=feature)
+
+
+def test_the_default_declaration_follows_the_sample_shape():
+    class Points(GANDataModule):
+        def __init__(self, shape):
+            super().__init__()
+            self.data_shape = shape
+
+        def make_datasets(self):
+            raise NotImplementedError
+
+    assert Points((3, 8, 8)).evaluation == DataEvaluation.for_images() == DataEvaluation(default=IMAGE_METRICS)
+    assert Points((3,)).evaluation == DataEvaluation()
+    assert Points((3,)).evaluation.choose(None, "Points") == []
+    with pytest.raises(ConfigError, match=r"unknown metrics \['psnr'\]"):
+        DataEvaluation(default=("psnr",))

@@ -127,6 +127,23 @@ def test_domain_for_datamodules():
     assert domain_for(Toy2DDataModule()) is None
 
 
+def test_domain_for_reads_the_declaration_of_any_datamodule():
+    from datamodules import GANDataModule
+    from lit_gans.metrics import DataEvaluation
+
+    class Clothes(GANDataModule):  # not a FashionMNISTDataModule: only its declaration says so
+        evaluation = DataEvaluation.for_images("fashion_mnist")
+
+        def make_datasets(self):
+            raise NotImplementedError
+
+    class Plain:  # a LightningDataModule of one's own, without a declaration
+        data_shape = (1, 28, 28)
+
+    assert domain_for(Clothes()) == "fashion_mnist"
+    assert domain_for(Plain()) is None
+
+
 def test_training_command_writes_loadable_weights(tmp_path, capsys):
     out = tmp_path / "digits_small.pt"
     assert train_classifier(["--dataset", "digits", "--epochs", "1", "--out", str(out)]) == 0

@@ -15,11 +15,14 @@ from unittest import mock
 import pytest
 import torch
 
+from datamodules.base import GANDataModule, TensorBatches
 from datamodules.digits import load_digit_images
 from lit_gans.errors import ConfigError
+from lit_gans.metrics import DataEvaluation, ModelEvaluation
 from lit_gans.metrics.evaluator import Evaluator, real_features
 from lit_gans.metrics.features import InceptionFeatures, feature_network
 from lit_gans.metrics.modes import mode_coverage
+from lit_gans.metrics.spec import IMAGE_METRICS
 
 HERE = Path(__file__).resolve().parent
 
@@ -230,3 +233,84 @@ def test_metrics_callback_picks_what_suits_the_data_and_uses_the_ema_generator(t
     if data == "digits":  # breaking the EMA copy (not the generator) changes the values
         model.ema_generator.module.apply(lambda m: torch.nn.init.zeros_(m.weight) if getattr(m, "weight", None) is not None and m.weight.dim() > 1 else None)
         assert callback.evaluation.evaluate(model, seed=3)["digits/fid"] != pytest.approx(again["digits/fid"])
+
+
+class MyDigits(GANDataModule):
+    """A user's own DataModule: the bundled digits at 8 px, whose declaration asks for the digits
+    feature network; nothing else tells the evaluation what it is."""
+
+    evaluation = DataEvaluation.for_images(feature="digits")
+
+    def __init__(self, batch_size: int = 32):
+        super().__init__(batch_size=batch_size)
+        self.data_shape = (1, 8, 8)
+
+    def make_datasets(self):
+        images, labels = load_digit_images()
+        data = TensorBatches(torch.from_numpy(images).float()[:, None] / 127.5 - 1, torch.from_numpy(labels))
+        return data, data
+
+
+class Sampler:
+    """All that ModelEvaluation may use of a model: ``sample(n)`` and ``device``."""
+
+    device = torch.device("cpu")
+
+    def __init__(self, images: torch.Tensor):
+        self.images = images
+
+    def sample(self, n: int) -> torch.Tensor:
+        return self.images[torch.randint(len(self.images), (n,))]
+
+
+def test_a_users_datamodule_gets_the_metrics_it_declares(tmp_path, digits):
+    evaluation = ModelEvaluation(MyDigits(), n_samples=200, n_real=400, batch_size=100, kid_subset_size=50, cache_dir=str(tmp_path))
+    assert evaluation.metrics == list(IMAGE_METRICS) and evaluation.feature == "digits"
+    evaluation.prepare(Sampler.device)
+    real = evaluation.evaluate(Sampler(digits[:400]), seed=1)
+    collapsed = evaluation.evaluate(Sampler(digits[:1]), seed=1)
+    assert {"digits/fid", "digits/kid", "digits/is", "digits/classes"} <= set(real)
+    assert real["digits/fid"] < collapsed["digits/fid"] and real["digits/classes"] == 10 > collapsed["digits/classes"]
+
+
+class Undeclared:
+    """A LightningDataModule of one's own that declares nothing: the evaluation goes by its shape."""
+
+    def __init__(self, data_shape):
+        self.data_shape = data_shape
+
+
+@pytest.mark.parametrize(
+    "data, metrics, message",
+    [
+        ("digits", ["modes"], r"metric 'modes' \(PacGAN's mode coverage\) needs a 2-D mixture: data Toy2DDataModule; "
+                              r"DigitsDataModule allows fid, kid, is, classifier$"),
+        ("toy", ["fid", "kid"], r"metrics \['fid', 'kid'\] need image data; Toy2DDataModule allows modes$"),
+        ("toy", ["stacked"], r"needs data StackedDigitsDataModule; Toy2DDataModule allows modes$"),
+        ("stacked", ["modes"], r"needs a 2-D mixture.*; StackedDigitsDataModule allows stacked, fid, kid, is, classifier$"),
+        ("points", ["fid"], r"metrics \['fid'\] need image data; Undeclared declares no metric$"),
+        ("declared_modes", None, r"no 'modes' and 'std' attributes"),
+        ("bad_declaration", None, r"Undeclared.evaluation is a str; make it a lit_gans.metrics.spec.DataEvaluation"),
+    ],
+    ids=["modes_on_digits", "images_on_toy", "stacked_on_toy", "modes_on_stacked", "images_on_points",
+         "modes_without_means", "not_a_declaration"],
+)
+def test_metrics_the_data_does_not_declare_are_one_clear_error(data, metrics, message):
+    from datamodules import DigitsDataModule, StackedDigitsDataModule, Toy2DDataModule
+
+    def declared(evaluation):
+        dm = Undeclared((2,))
+        dm.evaluation = evaluation
+        return dm
+
+    dm = {"digits": DigitsDataModule, "toy": Toy2DDataModule, "stacked": StackedDigitsDataModule,
+          "points": lambda: Undeclared((2,)), "declared_modes": lambda: declared(DataEvaluation(default=("modes",))),
+          "bad_declaration": lambda: declared("modes")}[data]()
+    with pytest.raises(ConfigError, match=message):
+        ModelEvaluation(dm, metrics=metrics)
+
+
+def test_data_without_a_declaration_is_evaluated_by_its_shape(random_inception_weights):
+    images = ModelEvaluation(Undeclared((3, 32, 32)), inception_weights=str(random_inception_weights))
+    assert images.metrics == list(IMAGE_METRICS) and images.feature == "inception"
+    assert ModelEvaluation(Undeclared((2,))).metrics == []

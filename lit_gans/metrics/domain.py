@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lit_gans.errors import CheckpointError, ConfigError
+from lit_gans.metrics.spec import evaluation_of
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 SHIPPED = ("digits", "fashion_mnist")
@@ -185,14 +186,6 @@ def classifier_scores(logits: Tensor) -> dict[str, float]:
 
 
 def domain_for(datamodule: Any) -> Optional[str]:
-    """The domain network that fits a DataModule's images, or None when there is none."""
-    from datamodules import DigitsDataModule, FashionMNISTDataModule, MNISTDataModule
-
-    if isinstance(datamodule, DigitsDataModule):
-        shape = getattr(datamodule, "data_shape", None) or (datamodule.channels,)
-        return "digits" if shape[0] == 1 else None
-    if isinstance(datamodule, FashionMNISTDataModule):
-        return "fashion_mnist"
-    if isinstance(datamodule, MNISTDataModule):
-        return "mnist"
-    return None
+    """The domain network that fits a DataModule's images, as its ``evaluation`` declares
+    (``lit_gans.metrics.spec``), or None when there is none."""
+    return evaluation_of(datamodule).feature

@@ -30,8 +30,7 @@ from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelI
 
 from lit_gans.errors import ConfigError
 from lit_gans.metrics.modes import uniform_kl
-
-IMAGE_METRICS = ("fid", "kid", "is", "classifier")
+from lit_gans.metrics.spec import IMAGE_METRICS
 
 
 class _Given(nn.Module):
