@@ -27,6 +27,8 @@ DIGITS_RUNS = {
     "SNGAN": dict(g_width=16, d_width=16, max_g_steps=60),
     "CGAN": dict(g_width=128, d_width=128, max_g_steps=200),
     "DeLiGAN": dict(g_width=128, d_width=128, max_g_steps=200),
+    "ACGAN": dict(g_width=16, d_width=16, max_g_steps=200),
+    "InfoGAN": dict(g_width=16, d_width=16, max_g_steps=200),
 }
 
 
