@@ -150,7 +150,7 @@ def check_run_config(config: Any) -> None:
 def _refuse_diverged(model: AdversarialModule, ckpt: str, ema: bool, samples: Optional[torch.Tensor] = None) -> None:
     """One clear error, before any output is written, when the checkpoint's generator has NaN/inf
     weights or makes non-finite samples (a run that diverged before the checkpoint was saved)."""
-    net = model.sampling_generator if ema else model.generator
+    net = model.sampling_generator if ema else model.network("generator")
     which = "EMA generator" if ema and model.ema_generator is not None else "generator"
     tensors = [*net.named_parameters(), *net.named_buffers()]
     bad = [name for name, t in tensors if t.is_floating_point() and not torch.isfinite(t).all()]
@@ -176,6 +176,7 @@ def sample_main(argv: Sequence[str]) -> int:
     parser.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     parser.add_argument("--out", default="samples.png", help="output: .png grid/scatter or .pt tensor")
     parser.add_argument("--labels", default=None, help="class labels for conditional families, e.g. 0,1,2 (cycled to n)")
+    parser.add_argument("--codes", default=None, help="values of the first categorical code (InfoGAN), e.g. 0,1,2 (cycled to n)")
     parser.add_argument("--nrow", type=int, default=8, help="images per grid row")
     parser.add_argument("--no-ema", action="store_true", help="use the raw generator even if an EMA copy exists")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latent draw")
@@ -195,7 +196,17 @@ def sample_main(argv: Sequence[str]) -> int:
             raise LitGansError(f"--labels {args.labels!r} must be comma-separated class indices, e.g. 0,1,2") from None
         labels = torch.tensor(given).repeat(args.n // len(given) + 1)[: args.n]
     torch.manual_seed(args.seed)
-    samples = model.sample(args.n, labels=labels, ema=not args.no_ema).float().cpu()
+    latent = model.latent_spec.draw(args.n, model.device, labels=False)
+    if args.codes:
+        if not model.latent_spec.categorical:
+            raise LitGansError(f"--codes: {type(model).__name__} has no categorical code; sample without --codes")
+        try:
+            given = torch.tensor([int(v) for v in args.codes.split(",")])
+        except ValueError:
+            raise LitGansError(f"--codes {args.codes!r} must be comma-separated code values, e.g. 0,1,2") from None
+        latent.codes[:, 0] = given.repeat(args.n // len(given) + 1)[: args.n].to(latent.codes.device)
+    samples = model.sample(args.n, labels=labels, codes=latent.codes, z=latent.z, continuous=latent.continuous,
+                           ema=not args.no_ema).float().cpu()
     _refuse_diverged(model, args.ckpt, ema=not args.no_ema, samples=samples)
     out = output_file(args.out)
     if out.suffix == ".pt":

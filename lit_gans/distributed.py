@@ -13,7 +13,7 @@ connection at once, so a rank whose peer died ends within seconds, not at the co
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import Any, Optional
 
 import torch.distributed as dist
 
@@ -63,4 +63,26 @@ def peer_failure(err: BaseException) -> Optional[str]:
     )
 
 
-__all__ = ["peer_failure"]
+def synchronize_buffers(module: Any) -> None:
+    """Give every process rank 0's buffers (batch-norm statistics, EMA counters). DDP does so at the
+    start of each step; since each rank draws its own latents, the last step leaves them differing,
+    which would make ranks sample from slightly different generators. Called when training stops
+    and before each evaluation; one broadcast per buffer, nothing on one process."""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        for buffer in module.buffers():
+            dist.broadcast(buffer, src=0)
+
+
+def detect_unused_parameters(strategy: Any) -> None:
+    """Turn on DDP's unused-parameter detection for a GAN's run. A critic step leaves the generator's
+    parameters without gradients and vice versa; plain DDP then fails (Lightning issue 20328). The CLI
+    and users may pass ``strategy: ddp``; Lightning has no public way to change a built strategy's DDP
+    arguments, hence its private ``_ddp_kwargs``."""
+    from lightning.pytorch.strategies import DDPStrategy
+    from lightning.pytorch.utilities import rank_zero_info
+
+    if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get("find_unused_parameters"):
+        strategy._ddp_kwargs["find_unused_parameters"] = True
+        rank_zero_info("lit-gans: DDP with find_unused_parameters=True (G and D are stepped in turn)")
+
+__all__ = ["detect_unused_parameters", "peer_failure", "synchronize_buffers"]

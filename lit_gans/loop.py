@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from torch import Tensor
 
+from lit_gans.errors import ConfigError
 from lit_gans.latent import Latent
 
 #: the names a DataModule may give the parts of its batches (``batch_fields``), in the order it yields them
@@ -84,4 +85,27 @@ class Phase:
     after_step: tuple[Callable[[], None], ...] = ()
 
 
-__all__ = ["BATCH_FIELDS", "Batch", "Phase", "StepOutput"]
+def check_loop_arguments(**args: Any) -> None:
+    """One clear error for each loop argument out of range."""
+    checks = [
+        (args["latent_dim"] >= 1, "model.latent_dim={latent_dim} must be at least 1 (the size of z; DCGAN uses 100)"),
+        (args["n_critic"] >= 1, "model.n_critic={n_critic} must be at least 1 (critic steps per generator step)"),
+        (args["ema_decay"] is None or 0.0 <= args["ema_decay"] < 1.0,
+         "model.ema_decay={ema_decay} must be in [0, 1), e.g. 0.999, or null to disable"),
+        (args["max_g_steps"] is None or args["max_g_steps"] >= 1,
+         "model.max_g_steps={max_g_steps} must be a positive number of generator iterations"),
+        (not args["conditional"] or args["num_classes"] >= 1,
+         "a conditional family needs labelled data: the DataModule reports num_classes=0"),
+        (args["pack"] >= 1, "model.pack={pack} must be at least 1 (1 disables packing; PacGAN uses 2 to 4)"),
+        (args["pack"] == 1 or not args["conditional"],
+         "model.pack={pack} needs an unconditional family: packing class labels is not supported"),
+        (args["max_weight"] is None or args["max_weight"] > 0,
+         "model.max_weight={max_weight} must be positive (e.g. 1e4), or null to disable the check"),
+    ] + [(args[k] >= 0, f"model.{k}={{{k}}} must be >= 0 (0 disables it)") for k in ("gradient_penalty", "r1_gamma", "r2_gamma")]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message.format(**args))
+
+
+
+__all__ = ["BATCH_FIELDS", "Batch", "Phase", "StepOutput", "check_loop_arguments"]

@@ -21,12 +21,14 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from lightning.pytorch.utilities import rank_zero_info
+
 from lit_gans.errors import CheckpointError
 
 #: model arguments that a resumed run may change; everything else must match the checkpoint
 RESUMABLE = frozenset({
     "max_g_steps", "n_critic", "objective", "clip_value", "gradient_penalty", "r1_gamma", "r2_gamma",
-    "ema_decay", "ema_start", "max_weight",
+    "ema_decay", "ema_start", "max_weight", "penalties",
 })
 
 
@@ -132,4 +134,65 @@ def restore_rng_state(states: list[dict[str, Any]], rank: int) -> bool:
     return True
 
 
-__all__ = ["RESUMABLE", "apply_optimizer_settings", "check_resumable", "collect_rng_states", "restore_rng_state"]
+class ResumableModule:
+    """The checkpoint hooks of ``AdversarialModule``: the family, step counts, every process's random
+    state and the data the model learnt go into each checkpoint; on resume, the config is checked
+    against the checkpoint (``check_resumable``), the random state is restored right before the first
+    step and the config's optimizer settings are put back (``apply_optimizer_settings``)."""
+
+    resumable_args: frozenset[str] = RESUMABLE
+    _resume_rng: Optional[list] = None
+    _resume_changes: list[str] = []
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["lit_gans"] = {
+            "family": self._family_name(), "g_step": self.g_step, "d_step": self.d_step,
+            "steps": dict(self.steps), "batches": self.batches,
+            "rng": collect_rng_states(),  # every process's generators, for an exact resume
+        }
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        if datamodule is not None and hasattr(datamodule, "hparams"):
+            # the data this model learnt, so that `lit-gans evaluate` can rebuild the reference set
+            checkpoint["lit_gans"]["datamodule"] = {
+                "class_path": f"{type(datamodule).__module__}.{type(datamodule).__qualname__}",
+                "init_args": {k: v for k, v in datamodule.hparams.items() if not k.startswith("_")},
+            }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get("lit_gans", {})
+        if self._trainer is not None:  # a run resumed (or validated) from it; load_from_checkpoint builds from it
+            self._resume_changes = check_resumable(
+                state.get("family"), self._family_name(), checkpoint.get("hyper_parameters", {}), self.hparams,
+                self.resumable_args,
+            )
+        mine = {k: v for k, v in self.state_dict().items() if k.startswith("penalties.")}
+        weights = checkpoint.get("state_dict", {})
+        for key in [k for k in weights if k.startswith("penalties.") and k not in mine]:
+            del weights[key]  # penalties may change on resume: their running state follows the config's list
+        for key, value in mine.items():
+            weights.setdefault(key, value)
+        self.steps = {k: int(v) for k, v in state.get("steps", {}).items()} or {
+            "generator": int(state.get("g_step", 0)), "discriminator": int(state.get("d_step", 0))}
+        self.batches = int(state.get("batches", self.d_step))
+        self._resume_rng = state.get("rng")
+
+    def _family_name(self) -> str:
+        return f"{type(self).__module__}.{type(self).__qualname__}"
+
+    def on_train_start(self) -> None:
+        if self._resume_rng is not None:
+            # restored here, after everything between the checkpoint's load and the first step that drew numbers
+            if not restore_rng_state(self._resume_rng, self.global_rank):
+                rank_zero_info("lit-gans: the checkpoint has no random state for this many processes; the resumed run is not exact")
+            self._resume_rng = None
+        if self.trainer.ckpt_path is not None:
+            schedulers = {id(c.scheduler.optimizer): c.scheduler for c in self.trainer.lr_scheduler_configs}
+            named = [(name, o, schedulers.get(id(o))) for name, o in zip(self.optimizer_groups(), self.trainer.optimizers)]
+            changes = self._resume_changes + apply_optimizer_settings(named)
+            if changes:
+                rank_zero_info(f"lit-gans: resuming at generator step {self.g_step} with the config's {'; '.join(changes)}")
+
+
+
+__all__ = ["RESUMABLE", "ResumableModule", "apply_optimizer_settings", "check_resumable", "collect_rng_states",
+           "restore_rng_state"]

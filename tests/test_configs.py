@@ -126,7 +126,7 @@ def test_config_fast_dev_run(config: Path, tmp_path: Path, fake_data_dir: Path, 
     # everything but the widths comes from the file
     init = load_yaml(config)["model"].get("init_args", {})
     kept = {"n_critic": model.n_critic, "latent_dim": model.latent_dim, "clip_value": model.clip_value,
-            "gradient_penalty": model.gp_weight, "objective": model.objective.name, "max_g_steps": model.max_g_steps}
+            "gradient_penalty": sum(p.weight for p in model.penalties if type(p).__name__ == "GradientPenalty"), "objective": model.objective.name, "max_g_steps": model.max_g_steps}
     changed = {k: (init[k], v) for k, v in kept.items() if k in init and init[k] != v}
     assert not changed, f"settings differ from the file (file, model): {changed}"
 
@@ -141,6 +141,8 @@ def test_every_family_and_dataset_has_a_recipe() -> None:
         "lsgan": {"digits", "fashion_mnist", "cifar10"},
         "sngan": {"digits", "cifar10"},
         "cgan": {"digits", "mnist", "fashion_mnist"},
+        "acgan": {"digits", "fashion_mnist"},
+        "infogan": {"digits", "fashion_mnist"},
     }
     found: dict[str, set[str]] = {}
     for path in RECIPES:

@@ -13,7 +13,7 @@ from lit_gans.errors import ConfigError
 from lit_gans.families import GAN
 from lit_gans.latent import LatentSpec
 from lit_gans.loop import StepOutput
-from lit_gans.penalties import R1, R2, Drift, GradientPenalty, Orthogonal, PathLength, Penalty
+from lit_gans.penalties import R1, R2, Drift, GradientPenalty, PathLength, Penalty
 from lit_gans.regularizers import orthogonal_penalty
 
 from conftest import quiet_trainer

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import lightning as L
-import torch
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.seed import isolate_rng

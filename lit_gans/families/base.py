@@ -28,21 +28,21 @@ from typing import Any, Callable, Optional, Sequence
 import lightning as L
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from lightning.pytorch.strategies import DDPStrategy
-from lightning.pytorch.utilities import rank_zero_info
 from lightning.pytorch.utilities.seed import isolate_rng
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from lit_gans.errors import ConfigError, DivergenceError, NonFiniteLossError
+from lit_gans.distributed import detect_unused_parameters, synchronize_buffers
+from lit_gans.errors import ConfigError
+from lit_gans.guards import DivergenceGuard
 from lit_gans.latent import Latent, LatentSpec
-from lit_gans.loop import Batch, Phase, StepOutput
+from lit_gans.loop import Batch, Phase, StepOutput, check_loop_arguments
 from lit_gans.losses import ObjectiveName, get_objective
 from lit_gans.nets.factory import Architecture, build_networks
 from lit_gans.nets.packing import Packed, packed_shape
 from lit_gans.penalties import R1, R2, GradientPenalty, Penalty
 from lit_gans.regularizers import apply_spectral_norm, clip_weights
-from lit_gans.resume import RESUMABLE, apply_optimizer_settings, check_resumable, collect_rng_states, restore_rng_state
+from lit_gans.resume import RESUMABLE, ResumableModule
 
 
 def adam(lr: float, betas: tuple[float, float] = (0.5, 0.999)) -> Callable:
@@ -55,7 +55,7 @@ def rmsprop(lr: float) -> Callable:
     return partial(torch.optim.RMSprop, lr=lr)
 
 
-class AdversarialModule(L.LightningModule):
+class AdversarialModule(DivergenceGuard, ResumableModule, L.LightningModule):
     """Base of every GAN family: the phase loop, penalties, EMA, sampling and logging.
 
     A family passes the paper's defaults here and overrides a method (``build_networks``,
@@ -143,7 +143,7 @@ class AdversarialModule(L.LightningModule):
         for key in [k for k, v in self.hparams.items() if callable(v)]:
             del self.hparams[key]  # Python factories are not YAML; the CLI stores its config instead
         self.automatic_optimization = False
-        _check_arguments(latent_dim=latent_dim, n_critic=n_critic, ema_decay=ema_decay, max_g_steps=max_g_steps,
+        check_loop_arguments(latent_dim=latent_dim, n_critic=n_critic, ema_decay=ema_decay, max_g_steps=max_g_steps,
                          conditional=conditional, num_classes=num_classes, pack=pack, max_weight=max_weight,
                          gradient_penalty=gradient_penalty, r1_gamma=r1_gamma, r2_gamma=r2_gamma)
         self.objective = get_objective(objective)
@@ -175,10 +175,8 @@ class AdversarialModule(L.LightningModule):
         self.batches = 0  # training batches seen
         self.batch_fields: tuple[str, ...] = ("image", "label")
         self._phases: Optional[list[Phase]] = None
-        self._resume_rng: Optional[list] = None
-        self._resume_changes: list[str] = []
         self._logs: dict[str, Tensor] = {}
-        self._finite: dict[str, Tensor] = {}
+        self._finite: dict[str, Tensor] = {}  # per phase, on accelerators (``DivergenceGuard``)
         fixed = self.latent_spec.fixed(n_fixed_samples, seed)
         self.register_buffer("fixed_z", fixed.z)
         self.register_buffer("fixed_labels", fixed.labels if conditional else torch.zeros(0, dtype=torch.long))
@@ -377,57 +375,6 @@ class AdversarialModule(L.LightningModule):
             self.trainer.should_stop = True
             self.synchronize_buffers()
 
-    def _check_finite(self, loss: Tensor, phase: str) -> None:
-        """Stop before a non-finite loss reaches the weights. On an accelerator, reading the value would wait
-        for the device every step, so the flag is kept there and read when values are logged and before
-        every checkpoint (``check_weights``)."""
-        if loss.device.type != "cpu":
-            finite = torch.isfinite(loss.detach())
-            self._finite[phase] = finite if phase not in self._finite else self._finite[phase] & finite
-        elif not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"the {phase} loss became {loss.item()} at generator step {self.g_step}, discriminator step "
-                f"{self.d_step}; training stopped before the weights took it. {self._last_good_checkpoint()}")
-
-    def check_weights(self) -> Tensor:
-        """The largest weight magnitude; raises ``DivergenceError`` when it passes ``max_weight`` or is
-        not finite (a run can diverge without a NaN loss: Adam at a huge learning rate drives weights
-        to 1e30 behind batch norm and tanh), and ``NonFiniteLossError`` for a loss flagged on a device."""
-        bad = [phase for phase, finite in self._finite.items() if not bool(finite)]
-        if bad:
-            raise NonFiniteLossError(f"the {' and '.join(bad)} loss became non-finite at or before generator step "
-                                     f"{self.g_step}. {self._last_good_checkpoint()}")
-        largest = torch.stack([p.detach().abs().max() for p in self.parameters() if p.numel()]).max()
-        if self.max_weight is not None and not bool(largest <= self.max_weight):  # NaN fails <= too
-            networks = [name for name, net in self.named_children() if any(
-                not bool(p.detach().abs().max() <= self.max_weight) for p in net.parameters() if p.numel())]
-            raise DivergenceError(
-                f"training diverged: {' and '.join(networks) or 'the'} weights reached {largest.item():.3g} at generator "
-                f"step {self.g_step} (model.max_weight={self.max_weight:g}). {self._last_good_checkpoint()}"
-            )
-        return largest
-
-    @torch.no_grad()
-    def synchronize_buffers(self) -> None:
-        """Give every process rank 0's buffers (batch-norm statistics, EMA counters). DDP does so at the
-        start of each step; since each rank draws its own latents, the last step leaves them differing,
-        which would make ranks sample from slightly different generators. Called when training stops
-        and before each evaluation; one broadcast per buffer, nothing on one process."""
-        if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
-            for buffer in self.buffers():
-                torch.distributed.broadcast(buffer, src=0)
-
-    def _last_good_checkpoint(self) -> str:
-        """Which checkpoint to resume from, for divergence messages (every checkpoint written passed
-        ``check_weights``)."""
-        callback = self.trainer.checkpoint_callback if self._trainer is not None else None
-        # the newest step-named file (last.ckpt is overwritten by the next run that resumes from it)
-        path = getattr(callback, "best_model_path", "") or getattr(callback, "last_model_path", "")
-        advice = "Lower the learning rates or add a regulariser"
-        if not path:
-            return f"No checkpoint was written before it. {advice} and start again"
-        return f"The last good checkpoint is {path}. {advice}, then resume from it (--ckpt_path)"
-
     @torch.no_grad()
     def _update_ema(self) -> None:
         if self.ema_generator is None:
@@ -469,13 +416,8 @@ class AdversarialModule(L.LightningModule):
     def setup(self, stage: str) -> None:
         datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
         self.batch_fields = tuple(getattr(datamodule, "batch_fields", self.batch_fields))
-        strategy = self.trainer.strategy if self._trainer is not None else None
-        if isinstance(strategy, DDPStrategy) and not strategy._ddp_kwargs.get("find_unused_parameters"):
-            # A critic step leaves the generator's parameters without gradients and vice versa; plain DDP
-            # then fails (Lightning issue 20328). Unused-parameter detection makes it work for every family.
-            # Lightning has no public way to change a built strategy's DDP arguments, hence the private dict.
-            strategy._ddp_kwargs["find_unused_parameters"] = True
-            rank_zero_info("lit-gans: DDP with find_unused_parameters=True (G and D are stepped in turn)")
+        if self._trainer is not None:
+            detect_unused_parameters(self.trainer.strategy)
 
     def on_fit_start(self) -> None:
         self._phases = None  # built at the first step, from this fit's optimizers
@@ -484,75 +426,16 @@ class AdversarialModule(L.LightningModule):
             # latents, so the fakes of a global batch would repeat world_size times
             torch.manual_seed(torch.initial_seed() + self.global_rank)
 
-    def on_train_start(self) -> None:
-        if self._resume_rng is not None:
-            # restored here, after everything between the checkpoint's load and the first step that drew numbers
-            if not restore_rng_state(self._resume_rng, self.global_rank):
-                rank_zero_info("lit-gans: the checkpoint has no random state for this many processes; the resumed run is not exact")
-            self._resume_rng = None
-        if self.trainer.ckpt_path is not None:
-            schedulers = {id(c.scheduler.optimizer): c.scheduler for c in self.trainer.lr_scheduler_configs}
-            named = [(name, o, schedulers.get(id(o))) for name, o in zip(self.optimizer_groups(), self.trainer.optimizers)]
-            changes = self._resume_changes + apply_optimizer_settings(named)
-            if changes:
-                rank_zero_info(f"lit-gans: resuming at generator step {self.g_step} with the config's {'; '.join(changes)}")
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["lit_gans"] = {
-            "family": self._family_name(), "g_step": self.g_step, "d_step": self.d_step,
-            "steps": dict(self.steps), "batches": self.batches,
-            "rng": collect_rng_states(),  # every process's generators, for an exact resume
-        }
-        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
-        if datamodule is not None and hasattr(datamodule, "hparams"):
-            # the data this model learnt, so that `lit-gans evaluate` can rebuild the reference set
-            checkpoint["lit_gans"]["datamodule"] = {
-                "class_path": f"{type(datamodule).__module__}.{type(datamodule).__qualname__}",
-                "init_args": {k: v for k, v in datamodule.hparams.items() if not k.startswith("_")},
-            }
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        state = checkpoint.get("lit_gans", {})
-        if self._trainer is not None:  # a run resumed (or validated) from it; load_from_checkpoint builds from it
-            self._resume_changes = check_resumable(
-                state.get("family"), self._family_name(), checkpoint.get("hyper_parameters", {}), self.hparams,
-                self.resumable_args,
-            )
-        self.steps = {k: int(v) for k, v in state.get("steps", {}).items()} or {
-            "generator": int(state.get("g_step", 0)), "discriminator": int(state.get("d_step", 0))}
-        self.batches = int(state.get("batches", self.d_step))
-        self._resume_rng = state.get("rng")
-
-    def _family_name(self) -> str:
-        return f"{type(self).__module__}.{type(self).__qualname__}"
+    @torch.no_grad()
+    def synchronize_buffers(self) -> None:
+        """Give every process rank 0's buffers (``lit_gans.distributed.synchronize_buffers``)."""
+        synchronize_buffers(self)
 
     def forward(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
         return self.network("generator")(z, labels)
 
     def extra_repr(self) -> str:
         return f"objective={self.objective.name}, n_critic={self.n_critic}, latent_dim={self.latent_dim}"
-
-
-def _check_arguments(**args: Any) -> None:
-    """One clear error for each loop argument out of range."""
-    checks = [
-        (args["latent_dim"] >= 1, "model.latent_dim={latent_dim} must be at least 1 (the size of z; DCGAN uses 100)"),
-        (args["n_critic"] >= 1, "model.n_critic={n_critic} must be at least 1 (critic steps per generator step)"),
-        (args["ema_decay"] is None or 0.0 <= args["ema_decay"] < 1.0,
-         "model.ema_decay={ema_decay} must be in [0, 1), e.g. 0.999, or null to disable"),
-        (args["max_g_steps"] is None or args["max_g_steps"] >= 1,
-         "model.max_g_steps={max_g_steps} must be a positive number of generator iterations"),
-        (not args["conditional"] or args["num_classes"] >= 1,
-         "a conditional family needs labelled data: the DataModule reports num_classes=0"),
-        (args["pack"] >= 1, "model.pack={pack} must be at least 1 (1 disables packing; PacGAN uses 2 to 4)"),
-        (args["pack"] == 1 or not args["conditional"],
-         "model.pack={pack} needs an unconditional family: packing class labels is not supported"),
-        (args["max_weight"] is None or args["max_weight"] > 0,
-         "model.max_weight={max_weight} must be positive (e.g. 1e4), or null to disable the check"),
-    ] + [(args[k] >= 0, f"model.{k}={{{k}}} must be >= 0 (0 disables it)") for k in ("gradient_penalty", "r1_gamma", "r2_gamma")]
-    for ok, message in checks:
-        if not ok:
-            raise ConfigError(message.format(**args))
 
 
 __all__ = ["AdversarialModule", "adam", "rmsprop"]
