@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import lightning as L
 import pytest
 import torch
 from torch import nn
@@ -138,3 +139,25 @@ def test_shorthand_arguments_build_the_same_penalties():
     kinds = [(type(p).__name__, p.weight, p.every) for p in model.penalties]
     assert kinds == [("GradientPenalty", 10.0, 1), ("R1", 1.0, 1)]
     assert math.isclose(model.penalties[1].gamma, 2.0)
+
+
+def test_penalties_may_change_on_resume_and_path_length_keeps_its_mean(tmp_path):
+    model, dm = tiny_toy(GAN, max_g_steps=2, penalties=[PathLength(every=1)])
+    trainer = quiet_trainer()
+    trainer.fit(model, dm)
+    trainer.save_checkpoint(tmp_path / "a.ckpt")
+    mean = float(model.penalties[0].mean)
+    assert mean > 0
+    same, _ = tiny_toy(GAN, max_g_steps=3, penalties=[PathLength(every=1)])
+    seen = {}
+
+    class Spy(L.Callback):
+        def on_train_start(self, trainer, module):
+            seen["mean"] = float(module.penalties[0].mean)
+
+    quiet_trainer(callbacks=[Spy()]).fit(same, dm, ckpt_path=tmp_path / "a.ckpt")
+    assert seen["mean"] == mean and same.g_step == 3
+    for penalties in ([], [R1(1.0), PathLength(every=2)]):
+        other, _ = tiny_toy(GAN, max_g_steps=3, penalties=penalties)
+        quiet_trainer().fit(other, dm, ckpt_path=tmp_path / "a.ckpt")
+        assert other.g_step == 3
