@@ -63,6 +63,10 @@ class GeneratorStepCheckpoint(ModelCheckpoint):
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default; a user's own stays
             trainer.strategy.checkpoint_io = AtomicCheckpointIO()
 
+    # Private ModelCheckpoint methods, overridden on purpose: Lightning schedules and names checkpoints by
+    # ``global_step``, which counts every optimizer step (issue 17958), and has no public hook for another
+    # step count. Keeping ModelCheckpoint (rather than calling trainer.save_checkpoint ourselves) keeps
+    # ``ckpt_path: last``, ``best_model_path`` and top-k bookkeeping working.
     def _monitor_candidates(self, trainer: L.Trainer) -> dict[str, torch.Tensor]:
         candidates = super()._monitor_candidates(trainer)
         module = trainer.lightning_module

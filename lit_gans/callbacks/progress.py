@@ -56,6 +56,8 @@ class GANProgressBar(RichProgressBar):
         return items
 
     def _get_train_description(self, current_epoch: int) -> str:
+        # Lightning's only hook for the bar's title is this private method; without it an endless run
+        # (max_epochs: -1, stopped by max_g_steps) reads "Epoch 3/-2"
         if self.trainer.max_epochs is None or self.trainer.max_epochs < 0:
             return f"Epoch {current_epoch}"
         return super()._get_train_description(current_epoch)
