@@ -97,7 +97,7 @@ class LatentSpec:
         """The run's fixed sample batch (for grids comparable across a run): seeded noise and continuous
         codes; classes and categorical codes in turn (0, 1, 2, ...) so a grid shows each of them."""
         g = torch.Generator().manual_seed(seed)
-        latent = self.draw(n, generator=g)
+        latent = self.draw(n, generator=g, labels=False)
         turn = torch.arange(n)
         return latent.replace(
             codes=torch.stack([turn % k for k in self.categorical], dim=1) if self.categorical else None,
