@@ -377,11 +377,25 @@ class AdversarialModule(DivergenceGuard, ResumableModule, L.LightningModule):
 
     @torch.no_grad()
     def _update_ema(self) -> None:
+        """The EMA of the generator's weights and buffers: a copy up to ``ema_start`` (and at the first
+        step), then ``lerp`` towards the generator by ``1 - ema_decay``, as ``AveragedModel`` with
+        ``get_ema_multi_avg_fn`` computes it, but without reading its counter back from the device
+        (``update_parameters`` does, twice per call: a host sync every step on a GPU)."""
         if self.ema_generator is None:
             return
-        if self.g_step <= self.ema_start:
-            self.ema_generator.n_averaged.zero_()  # the next update copies the generator
-        self.ema_generator.update_parameters(self.network("generator"))
+        ema, source = self.ema_generator.module, self.network("generator")
+        pairs = list(zip([*ema.parameters(), *ema.buffers()], [*source.parameters(), *source.buffers()]))
+        if self.g_step <= max(self.ema_start, 1):
+            for mine, theirs in pairs:
+                mine.copy_(theirs)
+            self.ema_generator.n_averaged.fill_(1)
+            return
+        floats = [(mine, theirs) for mine, theirs in pairs if mine.is_floating_point()]
+        torch._foreach_lerp_([m for m, _ in floats], [t for _, t in floats], 1 - self.ema_decay)
+        for mine, theirs in pairs:
+            if not mine.is_floating_point():  # counters such as num_batches_tracked, as AveragedModel treats them
+                mine.copy_(mine * self.ema_decay + theirs * (1 - self.ema_decay))
+        self.ema_generator.n_averaged.add_(1)
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         # validation draws its own fakes from a separate random stream, so that whether and when it runs
