@@ -30,9 +30,10 @@ import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.utilities.seed import isolate_rng
 from torch import Tensor, nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from lit_gans.distributed import detect_unused_parameters, synchronize_buffers
+from lit_gans.ema import ema_of, update_ema
 from lit_gans.errors import ConfigError
 from lit_gans.guards import DivergenceGuard
 from lit_gans.latent import Latent, LatentSpec
@@ -168,9 +169,7 @@ class AdversarialModule(DivergenceGuard, ResumableModule, L.LightningModule):
         self.max_weight, self.compile_options = max_weight, (compile_options or {}) if compile else None
         self.ema_generator: Optional[AveragedModel] = None
         if ema_decay is not None:
-            self.ema_generator = AveragedModel(
-                self.network("generator"), multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True
-            ).requires_grad_(False)
+            self.ema_generator = ema_of(self.network("generator"), ema_decay)
         self.steps: dict[str, int] = {}  # steps taken by each phase
         self.batches = 0  # training batches seen
         self.batch_fields: tuple[str, ...] = ("image", "label")
@@ -375,27 +374,9 @@ class AdversarialModule(DivergenceGuard, ResumableModule, L.LightningModule):
             self.trainer.should_stop = True
             self.synchronize_buffers()
 
-    @torch.no_grad()
     def _update_ema(self) -> None:
-        """The EMA of the generator's weights and buffers: a copy up to ``ema_start`` (and at the first
-        step), then ``lerp`` towards the generator by ``1 - ema_decay``, as ``AveragedModel`` with
-        ``get_ema_multi_avg_fn`` computes it, but without reading its counter back from the device
-        (``update_parameters`` does, twice per call: a host sync every step on a GPU)."""
-        if self.ema_generator is None:
-            return
-        ema, source = self.ema_generator.module, self.network("generator")
-        pairs = list(zip([*ema.parameters(), *ema.buffers()], [*source.parameters(), *source.buffers()]))
-        if self.g_step <= max(self.ema_start, 1):
-            for mine, theirs in pairs:
-                mine.copy_(theirs)
-            self.ema_generator.n_averaged.fill_(1)
-            return
-        floats = [(mine, theirs) for mine, theirs in pairs if mine.is_floating_point()]
-        torch._foreach_lerp_([m for m, _ in floats], [t for _, t in floats], 1 - self.ema_decay)
-        for mine, theirs in pairs:
-            if not mine.is_floating_point():  # counters such as num_batches_tracked, as AveragedModel treats them
-                mine.copy_(mine * self.ema_decay + theirs * (1 - self.ema_decay))
-        self.ema_generator.n_averaged.add_(1)
+        if self.ema_generator is not None:  # a copy up to ema_start (and at the first step), then the average
+            update_ema(self.ema_generator, self.network("generator"), copy=self.g_step <= max(self.ema_start, 1))
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         # validation draws its own fakes from a separate random stream, so that whether and when it runs

@@ -1,0 +1,43 @@
+"""The generator's exponential moving average, updated without host-device syncs."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel
+
+
+@torch.no_grad()
+def update_ema(averaged: AveragedModel, source: nn.Module, copy: bool) -> None:
+    """One EMA step of ``averaged`` (an ``AveragedModel`` built with ``get_ema_multi_avg_fn(decay)`` and
+    ``use_buffers=True``) towards ``source``: with ``copy`` its weights and buffers become the source's;
+    otherwise they move by ``lerp(1 - decay)``. This is what ``AveragedModel.update_parameters`` computes
+    (bitwise, on a CPU), without reading its ``n_averaged`` counter back from the device, which that
+    method does twice per call: a host sync at every generator step on a GPU. The decay is read from
+    the average's function."""
+    pairs = list(zip([*averaged.module.parameters(), *averaged.module.buffers()],
+                     [*source.parameters(), *source.buffers()]))
+    if copy:
+        for mine, theirs in pairs:
+            mine.copy_(theirs)
+        averaged.n_averaged.fill_(1)
+        return
+    decay = averaged.lit_gans_decay
+    floats = [(mine, theirs) for mine, theirs in pairs if mine.is_floating_point()]
+    torch._foreach_lerp_([m for m, _ in floats], [t for _, t in floats], 1 - decay)
+    for mine, theirs in pairs:
+        if not mine.is_floating_point():  # counters such as num_batches_tracked, as AveragedModel treats them
+            mine.copy_(mine * decay + theirs * (1 - decay))
+    averaged.n_averaged.add_(1)
+
+
+def ema_of(module: nn.Module, decay: float) -> AveragedModel:
+    """A frozen EMA copy of ``module`` (weights and buffers), updated by ``update_ema``."""
+    from torch.optim.swa_utils import get_ema_multi_avg_fn
+
+    averaged = AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True).requires_grad_(False)
+    averaged.lit_gans_decay = decay
+    return averaged
+
+
+__all__ = ["ema_of", "update_ema"]
