@@ -207,15 +207,17 @@ def test_image_samples_are_in_range():
 
 
 def test_compiled_mode_trains_as_eager_mode_does():
-    """``compile: true`` compiles the networks in place (Lightning's ``configure_model``); the ``aot_eager``
-    backend traces the same graphs as inductor would without generating code, so the test stays fast."""
+    """``compile: true`` compiles the networks in place (Lightning's ``configure_model``). The ``eager``
+    backend runs TorchDynamo's graph capture without generating code, so the test checks the plumbing
+    (graphs through the loop's freezing of parameters, names in checkpoints) in seconds; the inductor
+    backend is checked by ``bench/throughput.py --gpu`` and by hand on CPUs (README)."""
     runs = {}
     for compiled in (False, True):
         L.seed_everything(0)
-        model, dm = tiny_toy(GAN, max_g_steps=3, ema_decay=0.5, compile=compiled, compile_options={"backend": "aot_eager"})
+        model, dm = tiny_toy(GAN, max_g_steps=3, ema_decay=0.5, compile=compiled, compile_options={"backend": "eager"})
         quiet_trainer().fit(model, dm)
         runs[compiled] = model
-    assert runs[True].compile_options == {"backend": "aot_eager"} and runs[False].compile_options is None
+    assert runs[True].compile_options == {"backend": "eager"} and runs[False].compile_options is None
     assert "_compiled_call_impl" in vars(runs[True].generator) and runs[True].generator._compiled_call_impl is not None
     eager, compiled = runs[False].state_dict(), runs[True].state_dict()
     assert eager.keys() == compiled.keys()  # checkpoints of both modes load into either
