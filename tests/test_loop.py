@@ -223,3 +223,27 @@ def test_compiled_mode_trains_as_eager_mode_does():
     assert eager.keys() == compiled.keys()  # checkpoints of both modes load into either
     for key in eager:
         assert torch.allclose(eager[key].float(), compiled[key].float(), atol=1e-5), key
+
+
+def test_batches_arrive_by_name_in_the_order_the_data_declares():
+    from lit_gans.loop import Batch
+
+    x, y, c = torch.zeros(3, 2), torch.arange(3), torch.ones(3, 2)
+    assert Batch.of((x, y)).label is y and len(Batch.of((x, y))) == 3
+    assert Batch.of((x, c, y), ("image", "condition", "label")).condition is c
+    assert Batch.of({"image": x, "image_b": c}).image_b is c and Batch.of(x).label is None
+
+
+def test_a_family_adds_a_phase_with_its_own_interval_without_touching_the_loop():
+    """A third phase (here: an extra generator step on every 2nd generator step, as a lazily applied
+    regulariser phase would run) needs only ``phases()``."""
+    from lit_gans.loop import Phase
+
+    class Extra(GAN):
+        def phases(self):
+            return super().phases() + [Phase("extra", ("generator",), self.generator_loss, every=2, of="generator")]
+
+    model, dm = tiny_toy(Extra, max_g_steps=5, n_critic=2)
+    quiet_trainer().fit(model, dm)
+    assert model.steps == {"discriminator": 10, "generator": 5, "extra": 2}  # after generator steps 2 and 4
+    assert model.batches == 10
