@@ -19,6 +19,7 @@ checkpoints.
 from __future__ import annotations
 
 import math
+from abc import ABCMeta, abstractmethod
 from typing import Any, Optional
 
 import torch
@@ -28,7 +29,7 @@ from lit_gans.errors import ConfigError
 from lit_gans.regularizers import gradient_penalty, orthogonal_penalty, r1_penalty, r2_penalty
 
 
-class Penalty(nn.Module):
+class Penalty(nn.Module, metaclass=ABCMeta):
     """Base of every penalty.
 
     Args:
@@ -51,8 +52,9 @@ class Penalty(nn.Module):
     def due(self, phase_step: int) -> bool:
         return self.weight > 0 and phase_step % self.every == 0
 
+    @abstractmethod
     def forward(self, module: Any, out: Any, batch: Any) -> Tensor:
-        raise NotImplementedError
+        """The unweighted penalty, from the module, the phase's ``StepOutput`` and the batch."""
 
     def spec(self) -> dict[str, Any]:
         """What it is, for checkpoints and resume checks."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
-from lit_gans.families.auxiliary import AuxiliaryCriticModule
+from lit_gans.families._auxiliary import AuxiliaryCriticModule
 from lit_gans.loop import Batch, StepOutput
 from lit_gans.nets.factory import Architecture
 

@@ -10,7 +10,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor
 
 from lit_gans.errors import ConfigError
-from lit_gans.families.auxiliary import AuxiliaryCriticModule
+from lit_gans.families._auxiliary import AuxiliaryCriticModule
 from lit_gans.families.base import adam
 from lit_gans.latent import Distribution, Latent, LatentSpec
 from lit_gans.loop import Batch, StepOutput

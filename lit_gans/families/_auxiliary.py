@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from typing import Optional
 
 from torch import nn
@@ -12,7 +13,7 @@ from lit_gans.nets.factory import Architecture
 from lit_gans.nets.heads import AuxiliaryHead, SplitCritic
 
 
-class AuxiliaryCriticModule(AdversarialModule):
+class AuxiliaryCriticModule(AdversarialModule, metaclass=ABCMeta):
     """Three networks: the generator, the discriminator (an unconditional MLP or DCGAN critic taken apart
     into trunk and head, ``SplitCritic``) and an auxiliary network on the trunk's features, named by the
     family's ``auxiliary`` role and stepped by the discriminator's optimizer. ``judge`` then returns the
@@ -22,8 +23,9 @@ class AuxiliaryCriticModule(AdversarialModule):
     roles = {**AdversarialModule.roles, "auxiliary": "auxiliary"}
     auxiliary_hidden = 0
 
+    @abstractmethod
     def auxiliary_outputs(self) -> int:
-        raise NotImplementedError
+        """How many numbers the auxiliary network makes (AC-GAN: one logit per class)."""
 
     def build_networks(self, architecture: Architecture, g_width: Optional[int], d_width: Optional[int],
                        d_batch_norm: bool, input_dim: Optional[int] = None,
