@@ -36,7 +36,7 @@ from lit_gans.distributed import detect_unused_parameters, synchronize_buffers
 from lit_gans.ema import ema_of, update_ema
 from lit_gans.errors import ConfigError
 from lit_gans.guards import DivergenceGuard
-from lit_gans.latent import Latent, LatentSpec
+from lit_gans.latent import LatentSpec
 from lit_gans.loop import Batch, Phase, StepOutput, check_loop_arguments
 from lit_gans.losses import ObjectiveName, get_objective
 from lit_gans.nets.factory import Architecture, build_networks
@@ -44,6 +44,7 @@ from lit_gans.nets.packing import Packed, packed_shape
 from lit_gans.penalties import R1, R2, GradientPenalty, Penalty
 from lit_gans.regularizers import apply_spectral_norm, clip_weights
 from lit_gans.resume import RESUMABLE, ResumableModule
+from lit_gans.sampling import Sampling
 
 
 def adam(lr: float, betas: tuple[float, float] = (0.5, 0.999)) -> Callable:
@@ -56,8 +57,8 @@ def rmsprop(lr: float) -> Callable:
     return partial(torch.optim.RMSprop, lr=lr)
 
 
-class AdversarialModule(DivergenceGuard, ResumableModule, L.LightningModule):
-    """Base of every GAN family: the phase loop, penalties, EMA, sampling and logging.
+class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningModule):
+    """Base of every GAN family: the phase loop, penalties, EMA and logging (sampling: ``lit_gans.sampling``).
 
     A family passes the paper's defaults here and overrides a method (``build_networks``,
     ``optimizer_groups``, ``phases``, ``make_latent_spec``, ``discriminator_loss``, ``generator_loss``)
@@ -176,12 +177,7 @@ class AdversarialModule(DivergenceGuard, ResumableModule, L.LightningModule):
         self._phases: Optional[list[Phase]] = None
         self._logs: dict[str, Tensor] = {}
         self._finite: dict[str, Tensor] = {}  # per phase, on accelerators (``DivergenceGuard``)
-        fixed = self.latent_spec.fixed(n_fixed_samples, seed)
-        self.register_buffer("fixed_z", fixed.z)
-        self.register_buffer("fixed_labels", fixed.labels if conditional else torch.zeros(0, dtype=torch.long))
-        for name, value in (("fixed_codes", fixed.codes), ("fixed_continuous", fixed.continuous)):
-            if value is not None:
-                self.register_buffer(name, value)
+        self.register_fixed_latent(n_fixed_samples, seed)
 
     # ------------------------------------------------------------------ what a family declares
     def make_latent_spec(self) -> LatentSpec:
@@ -218,7 +214,7 @@ class AdversarialModule(DivergenceGuard, ResumableModule, L.LightningModule):
         """A network by role (``generator``, ``critic``) or by name."""
         return getattr(self, self.roles.get(role, role))
 
-    # ------------------------------------------------------------------ sampling
+    # ------------------------------------------------------------------ step counts
     @property
     def g_step(self) -> int:
         return self.steps.get("generator", 0)
@@ -226,51 +222,6 @@ class AdversarialModule(DivergenceGuard, ResumableModule, L.LightningModule):
     @property
     def d_step(self) -> int:
         return self.steps.get("discriminator", 0)
-
-    @property
-    def sampling_generator(self) -> nn.Module:
-        """The EMA generator when enabled, else the generator."""
-        return self.ema_generator.module if self.ema_generator is not None else self.network("generator")
-
-    def generate(self, latent: Latent, net: Optional[nn.Module] = None) -> Tensor:
-        """The generator's (or ``net``'s) samples for ``latent``, with gradients as the caller has them."""
-        return (net or self.network("generator"))(self.latent_spec.assemble(latent), latent.labels)
-
-    def fixed_latent(self) -> Latent:
-        """The run's fixed latent batch, for grids comparable across a run."""
-        return Latent(self.fixed_z, getattr(self, "fixed_codes", None), getattr(self, "fixed_continuous", None),
-                      self.fixed_labels if self.latent_spec.num_classes else None)
-
-    @torch.no_grad()
-    def sample(self, n: int, labels: Optional[Tensor | Sequence[int]] = None, z: Optional[Tensor] = None, *,
-               codes: Optional[Tensor] = None, continuous: Optional[Tensor] = None, latent: Optional[Latent] = None,
-               ema: bool = True) -> Tensor:
-        """``n`` samples from the (EMA, when enabled and ``ema``) generator in eval mode.
-
-        Images come in [-1, 1]; 2-D toys as points. Parts not given are drawn; class labels (conditional
-        families only) default to classes 0, 1, 2, ... in turn. ``latent`` gives every part at once.
-        """
-        spec = self.latent_spec
-        if labels is not None and not spec.num_classes:
-            raise ConfigError(f"{type(self).__name__} is unconditional: sample without labels")
-        if latent is None:
-            if spec.num_classes and labels is None:
-                labels = torch.arange(n) % spec.num_classes
-            latent = spec.draw(n, self.device, labels=False).replace(
-                z=z, codes=codes, continuous=continuous, labels=None if labels is None else torch.as_tensor(labels))
-        latent = latent.to(self.device)
-        spec.check(latent)
-        net = self.sampling_generator if ema else self.network("generator")
-        was_training = net.training
-        net.eval()
-        try:
-            return self.generate(latent, net)
-        finally:
-            net.train(was_training)
-
-    def fixed_samples(self) -> Tensor:
-        """Samples from the fixed latent batch, for grids comparable across a run."""
-        return self.sample(len(self.fixed_z), latent=self.fixed_latent())
 
     # ------------------------------------------------------------------ losses
     def judge(self, x: Tensor, labels: Optional[Tensor]) -> tuple[Tensor, Any]:
