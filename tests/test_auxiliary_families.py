@@ -33,6 +33,10 @@ def test_infogan_declares_three_networks_and_steps_q_with_the_discriminator():
     assert [g["lr"] for c in optimizers for g in c["optimizer"].param_groups] == [1e-3, 2e-4]  # the reference launcher's
     logits, q = model.judge(torch.zeros(3, 1, 16, 16), None)
     assert logits.shape == (3,) and q.shape == (3, 12)
+    # D's logit and Q read one shared 1,024-unit layer on the convolutions, as in the reference
+    shared = model.discriminator.trunk[-3]
+    assert isinstance(shared, torch.nn.Linear) and shared.out_features == 1024
+    assert model.discriminator.head.in_features == 1024 and model.q_head.net[0].in_features == 1024
     assert model.fixed_codes[:12, 0].tolist() == list(range(10)) + [0, 1]
 
 
@@ -56,6 +60,7 @@ def test_acgan_critic_reads_no_label_and_its_classifier_is_stepped_with_it():
     model.eval()
     logits, classes = model.judge(x, torch.tensor([0, 1]))
     assert torch.equal(logits, model.judge(x, torch.tensor([5, 9]))[0]) and classes.shape == (2, 10)
+    assert isinstance(model.discriminator.head, torch.nn.Conv2d)  # AC-GAN: the DCGAN critic's own last layer
     assert model.optimizer_groups()["discriminator"][1] == ("discriminator", "classifier")
 
 

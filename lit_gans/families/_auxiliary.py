@@ -18,10 +18,12 @@ class AuxiliaryCriticModule(AdversarialModule, metaclass=ABCMeta):
     into trunk and head, ``SplitCritic``) and an auxiliary network on the trunk's features, named by the
     family's ``auxiliary`` role and stepped by the discriminator's optimizer. ``judge`` then returns the
     auxiliary outputs beside the logits (``StepOutput.real_aux``/``fake_aux``). A family sets
-    ``auxiliary_outputs`` and ``auxiliary_hidden``."""
+    ``auxiliary_outputs``, ``auxiliary_hidden`` (units of a hidden layer in the auxiliary network) and
+    ``shared_hidden`` (units of a fully connected layer on the critic's trunk that both heads read)."""
 
     roles = {**AdversarialModule.roles, "auxiliary": "auxiliary"}
     auxiliary_hidden = 0
+    shared_hidden = 0
 
     @abstractmethod
     def auxiliary_outputs(self) -> int:
@@ -34,7 +36,7 @@ class AuxiliaryCriticModule(AdversarialModule, metaclass=ABCMeta):
             raise ConfigError(f"model.pack={self.pack}: {type(self).__name__}'s critic has an auxiliary head, which "
                               "packing does not support; use pack: 1")
         networks = super().build_networks(architecture, g_width, d_width, d_batch_norm, input_dim, critic_classes=0)
-        critic = SplitCritic(networks[self.roles["critic"]], self.data_shape)
+        critic = SplitCritic(networks[self.roles["critic"]], self.data_shape, self.shared_hidden, d_batch_norm)
         networks[self.roles["critic"]] = critic
         networks[self.roles["auxiliary"]] = AuxiliaryHead(critic.feature_dim, self.auxiliary_outputs(), self.auxiliary_hidden)
         return networks

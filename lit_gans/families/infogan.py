@@ -20,7 +20,9 @@ from lit_gans.nets.factory import Architecture
 class InfoGAN(AuxiliaryCriticModule):
     """Chen et al. (2016): beside the noise z the generator reads structured codes (MNIST: one 10-way
     categorical code and two continuous codes in U(-1, 1)), and a network Q (``q_head``: 128 units with
-    batch norm, on the discriminator's trunk) estimates the codes of a generated sample. Both players
+    batch norm) estimates the codes of a generated sample. As in the reference, D and Q share the
+    discriminator's convolutions and a fully connected layer of 1,024 units (batch norm, LeakyReLU) on
+    them; D's logit and Q read that layer. Both players
     minimise ``info_weight`` times the negative variational lower bound of the mutual information between
     codes and samples (cross-entropy for categorical codes; a unit-variance Gaussian log-likelihood,
     ``0.5 (c - mu)^2``, for continuous ones, as the reference's fixed-std codes); Q is stepped with the
@@ -38,6 +40,7 @@ class InfoGAN(AuxiliaryCriticModule):
 
     roles = {**AuxiliaryCriticModule.roles, "auxiliary": "q_head"}
     auxiliary_hidden = 128
+    shared_hidden = 1024
 
     def __init__(
         self,

@@ -2,7 +2,8 @@
 
 InfoGAN's Q network and AC-GAN's auxiliary classifier read the discriminator's last hidden features.
 ``SplitCritic`` takes an MLP or DCGAN discriminator apart into its trunk (every layer but the last) and
-its head (the last layer, one logit) and returns ``(logits, features)``; the family's auxiliary network
+its head (the last layer, one logit), optionally with a fully connected layer shared by both heads on top
+of the trunk (InfoGAN's reference: FC 1024), and returns ``(logits, features)``; the family's auxiliary network
 (``AuxiliaryHead``) maps the features to its outputs. The loop (``AdversarialModule.judge``) applies the
 network with the ``auxiliary`` role to the features.
 """
@@ -26,9 +27,12 @@ class SplitCritic(nn.Module):
     Args:
         critic: a ``DCGANDiscriminator`` or ``MLPDiscriminator`` (unconditional).
         data_shape: shape of one sample, to measure the features.
+        shared: units of a fully connected layer (linear, batch norm when ``batch_norm``, LeakyReLU(0.2))
+            added to the trunk; the head is then a linear layer on it. 0 keeps the critic's own layers.
+        batch_norm: batch norm in the shared layer.
     """
 
-    def __init__(self, critic: nn.Module, data_shape: Sequence[int]):
+    def __init__(self, critic: nn.Module, data_shape: Sequence[int], shared: int = 0, batch_norm: bool = True):
         super().__init__()
         if not isinstance(critic, (DCGANDiscriminator, MLPDiscriminator)) or critic.num_classes:
             raise ConfigError(f"a critic with an auxiliary head needs an unconditional mlp or dcgan discriminator, "
@@ -39,6 +43,11 @@ class SplitCritic(nn.Module):
         with torch.no_grad():
             self.feature_dim = self.trunk.eval()(self._input(torch.zeros(2, *data_shape))).flatten(1).shape[1]
         self.trunk.train(was_training)
+        if shared:
+            norm = [nn.BatchNorm1d(shared)] if batch_norm else []
+            self.trunk = nn.Sequential(*self.trunk, nn.Flatten(), nn.Linear(self.feature_dim, shared), *norm,
+                                       nn.LeakyReLU(0.2, True))
+            self.head, self.feature_dim = nn.Linear(shared, 1), shared
 
     def _input(self, x: Tensor) -> Tensor:
         return x.flatten(1) if self.flatten_input else x
