@@ -27,9 +27,10 @@ from torch import Tensor, nn
 
 from lit_gans.errors import ConfigError
 from lit_gans.regularizers import gradient_penalty, orthogonal_penalty, r1_penalty, r2_penalty
+from lit_gans.specs import Recorded
 
 
-class Penalty(nn.Module, metaclass=ABCMeta):
+class Penalty(Recorded, nn.Module, metaclass=ABCMeta):
     """Base of every penalty.
 
     Args:
@@ -55,10 +56,6 @@ class Penalty(nn.Module, metaclass=ABCMeta):
     @abstractmethod
     def forward(self, module: Any, out: Any, batch: Any) -> Tensor:
         """The unweighted penalty, from the module, the phase's ``StepOutput`` and the batch."""
-
-    def spec(self) -> dict[str, Any]:
-        """What it is, for checkpoints and resume checks."""
-        return {"class": type(self).__name__, "weight": self.weight, "every": self.every, "phase": self.phase}
 
     def extra_repr(self) -> str:
         return f"weight={self.weight:g}, every={self.every}, phase={self.phase}"

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from lit_gans.checkpoints import load_family
 from lit_gans.errors import ConfigError
 from lit_gans.families import GAN
 from lit_gans.latent import LatentSpec
@@ -125,7 +126,8 @@ def test_lazy_penalty_runs_every_k_steps_of_its_phase_scaled_by_k():
     assert critic.calls == [0, 4, 8]  # of the 10 critic steps
     assert generator.calls == [0, 3]  # of the 5 generator steps
     assert weights == [("penalty/spy", 0.5 * 4)] * 3
-    assert model.hparams["penalties"][0] == {"class": "Spy", "weight": 0.5, "every": 4, "phase": "discriminator"}
+    # what rebuilds it: its class and the arguments it was given
+    assert model.hparams["penalties"][0] == {"class_path": "test_penalties.Spy", "init_args": {"every": 4, "phase": None}}
 
 
 def test_a_penalty_for_a_phase_the_family_lacks_is_one_clear_error():
@@ -148,6 +150,9 @@ def test_penalties_may_change_on_resume_and_path_length_keeps_its_mean(tmp_path)
     trainer.save_checkpoint(tmp_path / "a.ckpt")
     mean = float(model.penalties[0].mean)
     assert mean > 0
+    loaded = load_family(tmp_path / "a.ckpt")  # the checkpoint rebuilds the listed penalties, state included
+    assert [p.spec() for p in loaded.penalties] == [p.spec() for p in model.penalties]
+    assert float(loaded.penalties[0].mean) == mean and loaded.penalties[0].every == 1
     same, _ = tiny_toy(GAN, max_g_steps=3, penalties=[PathLength(every=1)])
     seen = {}
 

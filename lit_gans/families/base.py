@@ -45,6 +45,7 @@ from lit_gans.penalties import R1, R2, GradientPenalty, Penalty
 from lit_gans.regularizers import apply_spectral_norm, clip_weights
 from lit_gans.resume import RESUMABLE, ResumableModule
 from lit_gans.sampling import Sampling
+from lit_gans.specs import build
 
 
 def adam(lr: float, betas: tuple[float, float] = (0.5, 0.999)) -> Callable:
@@ -164,8 +165,9 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
         shorthands = [GradientPenalty(gradient_penalty)] if gradient_penalty else []
         shorthands += [R1(r1_gamma)] if r1_gamma else []
         shorthands += [R2(r2_gamma)] if r2_gamma else []
-        self.penalties = nn.ModuleList(shorthands + list(penalties or []))
-        self.hparams["penalties"] = [p.spec() for p in penalties or []]  # compared on resume
+        listed = [build(p, Penalty, "model.penalties") for p in penalties or []]  # a checkpoint records specs
+        self.penalties = nn.ModuleList(shorthands + listed)
+        self.hparams["penalties"] = [p.spec() for p in listed]  # rebuilt on load, compared on resume
         self.ema_decay, self.ema_start, self.max_g_steps = ema_decay, ema_start, max_g_steps
         self.max_weight, self.compile_options = max_weight, (compile_options or {}) if compile else None
         self.ema_generator: Optional[AveragedModel] = None
