@@ -2,7 +2,7 @@
 
 ``lit-gans fit --ckpt_path`` keeps the config it is given (Lightning's CLI would replace it with the
 checkpoint's hyperparameters). What may change on resume is the run's length, the loss and its
-penalties, ``n_critic`` and EMA timing, optimizer hyperparameters (learning rate, betas, weight
+penalties and augmentation, ``n_critic`` and EMA timing, optimizer hyperparameters (learning rate, betas, weight
 decay) and logging; what may not is what the weights' meaning depends on: the family, the networks
 and the data's shape. A change of the second kind is refused with one line naming it.
 
@@ -28,7 +28,7 @@ from lit_gans.errors import CheckpointError
 #: model arguments that a resumed run may change; everything else must match the checkpoint
 RESUMABLE = frozenset({
     "max_g_steps", "n_critic", "objective", "clip_value", "gradient_penalty", "r1_gamma", "r2_gamma",
-    "ema_decay", "ema_start", "max_weight", "penalties",
+    "ema_decay", "ema_start", "max_weight", "penalties", "augment",
 })
 
 

@@ -32,6 +32,7 @@ from lightning.pytorch.utilities.seed import isolate_rng
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel
 
+from lit_gans.augment import Augment
 from lit_gans.distributed import detect_unused_parameters, synchronize_buffers
 from lit_gans.ema import ema_of, update_ema
 from lit_gans.errors import ConfigError
@@ -87,6 +88,8 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
         r2_gamma: shorthand for ``R2(gamma)`` on generated data (applied as gamma / 2); 0 adds none.
         penalties: penalties from ``lit_gans.penalties``, each with its weight, phase and interval
             (``{class_path: lit_gans.penalties.R1, init_args: {gamma: 10, every: 16}}``).
+        augment: what the critic sees of every image it judges, real or generated, in training
+            (``lit_gans.augment.DiffAugment``: ``{class_path: lit_gans.augment.DiffAugment}``); None sees them as they are.
         spectral_norm: spectrally normalise every critic layer (SNGAN).
         pack: samples the discriminator judges together (PacGAN, Lin et al. 2018): m consecutive real or
             generated samples are concatenated into one input and get one logit; 1 disables. The batch
@@ -130,6 +133,7 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
         r1_gamma: float = 0.0,
         r2_gamma: float = 0.0,
         penalties: Optional[list[Penalty]] = None,
+        augment: Optional[Augment] = None,
         spectral_norm: bool = False,
         pack: int = 1,
         ema_decay: Optional[float] = None,
@@ -142,7 +146,7 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
         seed: int = 0,
     ):
         super().__init__()
-        self.save_hyperparameters(ignore=["penalties"])
+        self.save_hyperparameters(ignore=["penalties", "augment"])
         for key in [k for k, v in self.hparams.items() if callable(v)]:
             del self.hparams[key]  # Python factories are not YAML; the CLI stores its config instead
         self.automatic_optimization = False
@@ -168,6 +172,8 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
         listed = [build(p, Penalty, "model.penalties") for p in penalties or []]  # a checkpoint records specs
         self.penalties = nn.ModuleList(shorthands + listed)
         self.hparams["penalties"] = [p.spec() for p in listed]  # rebuilt on load, compared on resume
+        self.augment = None if augment is None else build(augment, Augment, "model.augment")
+        self.hparams["augment"] = None if augment is None else self.augment.spec()
         self.ema_decay, self.ema_start, self.max_g_steps = ema_decay, ema_start, max_g_steps
         self.max_weight, self.compile_options = max_weight, (compile_options or {}) if compile else None
         self.ema_generator: Optional[AveragedModel] = None
@@ -229,6 +235,8 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
     def judge(self, x: Tensor, labels: Optional[Tensor]) -> tuple[Tensor, Any]:
         """The critic's logits and its extra outputs: None, unless its network returns ``(logits, features)``;
         then the network with the ``auxiliary`` role (InfoGAN's Q, AC-GAN's classifier) reads the features."""
+        if self.augment is not None and self.training:  # DiffAugment: real and fake alike, in every phase
+            x = self.augment(x)
         out = self.network("critic")(x, labels)
         if not isinstance(out, tuple):
             return out, None
