@@ -28,7 +28,9 @@ DIGITS_RUNS = {
     "CGAN": dict(g_width=128, d_width=128, max_g_steps=200),
     "DeLiGAN": dict(g_width=128, d_width=128, max_g_steps=200),
     "ACGAN": dict(g_width=16, d_width=16, max_g_steps=200),
-    "InfoGAN": dict(g_width=16, d_width=16, max_g_steps=200),
+    # Q on the convolutions (no shared 1,024-unit layer): with it, D wins the first few hundred steps
+    # (digits Fréchet distance 11.5 -> 12.4 after 200 steps at width 32); the bench measures the default
+    "InfoGAN": dict(g_width=16, d_width=16, max_g_steps=200, shared_units=0),
 }
 
 

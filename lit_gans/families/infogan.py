@@ -35,12 +35,13 @@ class InfoGAN(AuxiliaryCriticModule):
         continuous: the number of continuous codes.
         z_distribution: ``uniform`` (U(-1, 1), the reference's) or ``normal``.
         info_weight: weight lambda of the mutual-information term.
+        shared_units: units of the fully connected layer that D's logit and Q share (the reference: 1,024);
+            0 puts both on the convolutions' features.
         kwargs: the loop's other arguments (``AdversarialModule``).
     """
 
     roles = {**AuxiliaryCriticModule.roles, "auxiliary": "q_head"}
     auxiliary_hidden = 128
-    shared_hidden = 1024
 
     def __init__(
         self,
@@ -50,6 +51,7 @@ class InfoGAN(AuxiliaryCriticModule):
         continuous: int = 2,
         z_distribution: Distribution = "uniform",
         info_weight: float = 1.0,
+        shared_units: int = 1024,
         g_optimizer: Optional[OptimizerCallable] = None,
         d_optimizer: Optional[OptimizerCallable] = None,
         **kwargs,
@@ -61,7 +63,9 @@ class InfoGAN(AuxiliaryCriticModule):
         if kwargs.get("conditional"):
             raise ConfigError("InfoGAN learns its codes without labels: remove model.conditional")
         self.categorical, self.continuous = tuple(int(k) for k in categorical), int(continuous)
-        self.z_distribution, self.info_weight = z_distribution, info_weight
+        if shared_units < 0:
+            raise ConfigError(f"model.shared_units={shared_units} must be >= 0 (the reference uses 1024; 0 shares no layer)")
+        self.z_distribution, self.info_weight, self.shared_hidden = z_distribution, info_weight, int(shared_units)
         super().__init__(architecture=architecture, latent_dim=latent_dim, g_optimizer=g_optimizer or adam(1e-3),
                          d_optimizer=d_optimizer or adam(2e-4), **kwargs)
 
