@@ -20,7 +20,7 @@ second subprocess loads its checkpoints (``lit_gans.checkpoints.load_family``) a
 A reference job measures the domain classifier on held-out real images (and, on Fashion-MNIST, the FID
 of 2,000 held-out test images under the same protocol).
 
-    python bench/auxiliary_families.py [--digits-steps 1500] [--infogan-steps 2000] [--fashion-steps 1000]
+    python bench/auxiliary_families.py [--digits-steps 1500] [--infogan-steps 1000] [--fashion-steps 1000]
         [--fashion-width 32] [--infogan-seeds 0,1] [--budget-minutes 45] [--jobs 2]
 
 The defaults fit about 45 wall minutes on 2 CPU cores shared with about one core of other work.
@@ -198,7 +198,7 @@ def execute(job: Job, work: Path, started: float, budget_s: float, lock: threadi
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--digits-steps", type=int, default=1500, help="G steps of AC-GAN, DCGAN and CGAN on digits")
-    parser.add_argument("--infogan-steps", type=int, default=2000, help="G steps of InfoGAN on digits (config: 3,000)")
+    parser.add_argument("--infogan-steps", type=int, default=1000, help="G steps of InfoGAN on digits (the config's 1,000)")
     parser.add_argument("--fashion-steps", type=int, default=1000, help="G steps of every Fashion-MNIST run")
     parser.add_argument("--fashion-width", type=int, default=32, help="g_width = d_width of the DCGAN-network runs on Fashion-MNIST (configs: 64)")
     parser.add_argument("--infogan-seeds", type=lambda s: [int(v) for v in s.split(",")], default=[0, 1])
@@ -550,7 +550,7 @@ def report(runs: list[dict[str, Any]]) -> None:
         "checkpoints every 500 generator iterations, in-training metrics off (`--metrics.metrics []`); every other "
         "setting (objective, optimisers, learning rates, batch size, latent) is the config's. Reductions for the CPU "
         f"budget: digits AC-GAN/DCGAN/CGAN {settings['digits_steps']:,} G steps (configs: 2,000, 2,000, 5,000), "
-        f"InfoGAN digits {settings['infogan_steps']:,} (config: 3,000) unless the invocation says otherwise; "
+        "InfoGAN digits: the G steps in its rows (config: 1,000); "
         f"Fashion-MNIST {settings['fashion_steps']:,} G steps (configs: AC-GAN 12,000, DCGAN 11,700, CGAN 60,000, "
         f"InfoGAN 23,400) and `g_width = d_width = {settings['fashion_width']}` for the DCGAN-network families "
         "(configs: 64). CGAN keeps its MLP recipe as it is (digits 16 px, 512/240 units; Fashion-MNIST 28 px, "
@@ -636,7 +636,7 @@ def report(runs: list[dict[str, Any]]) -> None:
             for job in run_of(family, data):
                 r = job.result
                 if "fid" not in r:
-                    rows.append([data, family, job.steps, width(job), r.get("skipped") or r.get("failed"), "", "", "", "", ""])
+                    rows.append([label[id(job)], data, family, job.steps, width(job), r.get("skipped") or r.get("failed"), "", "", "", "", ""])
                     continue
                 acc = r.get("class_accuracy")
                 padded_only = data == "fashion_mnist" and family != "cgan" and acc is not None and "class_accuracy_padded" not in r
@@ -645,13 +645,13 @@ def report(runs: list[dict[str, Any]]) -> None:
                          if "class_accuracy_padded" in r else acc)
                 curve = ", ".join(f"{p['g_step']}: {p['class_accuracy']:.2f}" for p in r["curve"]) if acc is not None else "n/a"
                 low = worst(r["per_class_accuracy"], "y") if r.get("per_class_accuracy") else "n/a"
-                rows.append([data, {"acgan": "AC-GAN", "dcgan": "DCGAN", "cgan": "CGAN"}[family], r["g_step"],
+                rows.append([label[id(job)], data, {"acgan": "AC-GAN", "dcgan": "DCGAN", "cgan": "CGAN"}[family], r["g_step"],
                              width(job), shown, target, curve, low, r.get("spread"), r["fid"]])
     body += ["## AC-GAN beside DCGAN and CGAN (same number of generator iterations per dataset)", "",
-             *markdown_table(["data", "family", "G steps", "width", "class accuracy",
+             *markdown_table(["inv.", "data", "family", "G steps", "width", "class accuracy",
                               f"target >= {TARGETS['acgan_class_accuracy']}", "class accuracy at G steps",
                               "worst class: its accuracy", "within-class spread", "domain FID"], rows), ""]
-    per_class = [f"- {j.name}: " + ", ".join(f"{y}: {a:.2f}" for y, a in enumerate(j.result["per_class_accuracy"]))
+    per_class = [f"- {label[id(j)]}, {j.name}: " + ", ".join(f"{y}: {a:.2f}" for y, a in enumerate(j.result["per_class_accuracy"]))
                  for j in jobs if j.result.get("per_class_accuracy")]
     if per_class:
         body += ["Class accuracy per class asked for:", "", *per_class, ""]
