@@ -18,6 +18,7 @@ Data-side augmentation of the real images alone belongs in the DataModule (album
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from typing import Sequence
 
 import torch
@@ -74,8 +75,12 @@ def cutout(x: Tensor, ratio: float = 0.5) -> Tensor:
 TRANSFORMS = {"color": (brightness, saturation, contrast), "translation": (translation,), "cutout": (cutout,)}
 
 
-class Augment(Recorded, nn.Module):
-    """Base of the augmentations the loop applies to what the critic judges (``forward(images)``)."""
+class Augment(Recorded, nn.Module, metaclass=ABCMeta):
+    """Base of the augmentations the loop applies to what the critic judges."""
+
+    @abstractmethod
+    def forward(self, x: Tensor) -> Tensor:
+        """The images (N, C, H, W) as the critic is to see them, differentiably."""
 
 
 class DiffAugment(Augment):
