@@ -165,10 +165,13 @@ class ResumableModule:
                 state.get("family"), self._family_name(), checkpoint.get("hyper_parameters", {}), self.hparams,
                 self.resumable_args,
             )
-        mine = {k: v for k, v in self.state_dict().items() if k.startswith("penalties.")}
+        # penalties and augmentation may change on resume: their running state (path length's mean, ADA's p)
+        # follows the config's, kept from the checkpoint where the config has the same entries
+        prefixes = ("penalties.", "augment.")
+        mine = {k: v for k, v in self.state_dict().items() if k.startswith(prefixes)}
         weights = checkpoint.get("state_dict", {})
-        for key in [k for k in weights if k.startswith("penalties.") and k not in mine]:
-            del weights[key]  # penalties may change on resume: their running state follows the config's list
+        for key in [k for k in weights if k.startswith(prefixes) and k not in mine]:
+            del weights[key]
         for key, value in mine.items():
             weights.setdefault(key, value)
         self.steps = {k: int(v) for k, v in state.get("steps", {}).items()} or {
