@@ -20,7 +20,9 @@ FAST_DEV_RUN_SAMPLES = 64
 class GenerativeMetrics(L.Callback):
     """Evaluate every ``every_n_g_steps`` generator iterations, when ``max_g_steps`` is reached and at
     each validation, on the EMA generator when enabled, and log to every logger (e.g.
-    ``digits/fid``, ``digits/kid``, ``inception/is``, ``modes/high_quality``).
+    ``digits/fid``, ``digits/kid``, ``inception/is``, ``modes/high_quality``; for a class-conditional
+    model on labelled data ``digits/intra_fid`` and ``digits/class_accuracy``, with the values per
+    class in ``evaluation.per_class``).
 
     Real features are computed once and cached (``$LIT_GANS_CACHE``, default ``~/.cache/lit-gans``).
     Under ``fast_dev_run`` evaluations use 64 samples (a plumbing check, with one small-sample warning).
@@ -29,7 +31,10 @@ class GenerativeMetrics(L.Callback):
         every_n_g_steps: generator iterations between evaluations.
         n_samples: generated samples per evaluation (PacGAN's protocol is 2,500 for 2-D mixtures;
             FID is usually reported on 10,000 or 50,000).
-        metrics: any of fid, kid, is, classifier, modes, stacked; null picks what suits the data.
+        metrics: any of fid, kid, is, classifier, intra_fid, class_accuracy, modes, stacked; null picks
+            what suits the data and the model (intra_fid and class_accuracy for a class-conditional
+            model in a domain classifier's space; asked for by name on an unconditional model they
+            stop the run at setup with one error).
         feature: feature space of fid/kid/is/classifier: auto, inception, digits, fashion_mnist or a
             weights file of ``lit-gans train-classifier``.
         inception_weights: path of torch-fidelity's Inception weights (for ``feature: inception``).
@@ -67,6 +72,8 @@ class GenerativeMetrics(L.Callback):
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         if self.evaluation is None and trainer.datamodule is not None:
             self.evaluation = ModelEvaluation(trainer.datamodule, **self.options)
+        if self.evaluation is not None:
+            self.evaluation.metrics_for(pl_module)  # metrics asked for that the model cannot give: an error now, not mid-run
 
     def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule, on_epoch: bool = False) -> Optional[dict[str, float]]:
         if self.evaluation is None or not self.evaluation.metrics:

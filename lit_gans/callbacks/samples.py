@@ -1,5 +1,5 @@
 """Sample grids from the fixed latent batch and latent interpolation strips, written to files and
-to the loggers."""
+to the loggers. A class-conditional model's grid has one row per class (``class_grid_latent``)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,28 @@ from pathlib import Path
 from typing import Any, Optional
 
 import lightning as L
+import torch
 from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.seed import isolate_rng
+from torch import Tensor
 
-from lit_gans.latent import interpolation_strips
+from lit_gans.latent import Latent, interpolation_strips
 from lit_gans.plotting import save_samples
+
+#: the most classes a class-conditional grid shows, one row each (classes 0 to 99)
+MAX_CLASS_ROWS = 100
+
+
+def class_grid_latent(fixed: Latent, num_classes: int, columns: int) -> Latent:
+    """The latent of a class-conditional grid, row-major: one row per class (the first
+    ``MAX_CLASS_ROWS`` classes), each row the first ``columns`` latents of ``fixed`` (noise and
+    codes) asked for that row's class, so that a column shows one noise vector across the classes.
+    ``fixed`` (the run's fixed batch, kept in checkpoints) is not changed."""
+    columns = max(1, min(columns, len(fixed)))
+    rows = min(num_classes, MAX_CLASS_ROWS)
+    grid = fixed[:columns][torch.arange(columns).repeat(rows)]
+    return grid.replace(labels=torch.arange(rows, device=fixed.z.device).repeat_interleave(columns))
 
 
 class SampleGrid(L.Callback):
@@ -22,10 +38,15 @@ class SampleGrid(L.Callback):
     also sent to wandb and TensorBoard loggers. For images, latent interpolation strips (slerp
     between pairs of fixed latents, one strip per row) go to ``samples/interp_g0001000.png``.
 
+    A class-conditional model's image grid (``module.latent_spec.num_classes > 0``) has one row per
+    class (classes 0, 1, ..., up to ``MAX_CLASS_ROWS``) and ``nrow`` columns: column j is the j-th
+    fixed noise vector (and codes) in every row, so it shows one z across the classes
+    (``class_grid_latent``). The fixed latent batch itself (its cycling labels) is unchanged.
+
     Args:
         every_n_g_steps: generator iterations between grids.
         dirpath: folder for the images; defaults to ``<log_dir>/samples``.
-        nrow: images per grid row.
+        nrow: images per grid row (for a class-conditional model: per class).
         interpolation_steps: images per interpolation strip; 0 turns the strips off.
     """
 
@@ -64,11 +85,22 @@ class SampleGrid(L.Callback):
         with isolate_rng():  # grids come from fixed latents; nothing here may move training's random stream
             return self._write(trainer, pl_module)
 
+    def grid(self, pl_module: L.LightningModule) -> tuple[Tensor, int]:
+        """The grid's samples (row-major) and images per row: for a class-conditional model of
+        images one row of ``nrow`` per class (``class_grid_latent``), else the fixed latent batch in
+        rows of ``nrow``."""
+        num_classes = int(getattr(getattr(pl_module, "latent_spec", None), "num_classes", 0) or 0)
+        if num_classes and len(getattr(pl_module, "data_shape", ())) == 3:
+            latent = class_grid_latent(pl_module.fixed_latent(), num_classes, self.nrow)
+            return pl_module.sample(len(latent), latent=latent), len(latent) // min(num_classes, MAX_CLASS_ROWS)
+        return pl_module.fixed_samples(), self.nrow
+
     def _write(self, trainer: L.Trainer, pl_module: L.LightningModule) -> Path:
         self._done_at = pl_module.g_step
-        samples = pl_module.fixed_samples().float().cpu()
+        samples, nrow = self.grid(pl_module)
+        samples = samples.float().cpu()
         path = self._folder(trainer) / f"g{pl_module.g_step:07d}.png"
-        save_samples(samples, path, nrow=self.nrow, reference=getattr(trainer.datamodule, "modes", None))
+        save_samples(samples, path, nrow=nrow, reference=getattr(trainer.datamodule, "modes", None))
         self.last_path = path
         self._publish(trainer, "samples", path, pl_module.g_step)
         if self.interpolation_steps and samples.dim() == 4:

@@ -96,7 +96,8 @@ class DomainFeatures(nn.Module):
         self.name, self.num_features, self.num_classes = network.name, network.num_features, network.num_classes
 
     def forward(self, images: Tensor) -> tuple[Tensor, Tensor]:
-        return self.net.features(images), self.net(images)
+        features = self.net.features(images)  # one pass: the logits are the classifier's on these features
+        return features, self.net.classifier(features)
 
 
 def feature_network(feature: str, inception_weights: Optional[str | Path] = None) -> nn.Module:

@@ -7,6 +7,10 @@ a DataModule of your own gets the metrics it declares:
 
     class MyDigits(GANDataModule):
         evaluation = DataEvaluation.for_images(feature="digits")  # FID/KID/IS in the digits network's features
+
+The class-conditional metrics (``CONDITIONAL_METRICS``: intra-class FID and class accuracy) are allowed
+wherever the image metrics are, on labelled data (``num_classes > 0``); ``ModelEvaluation`` decides
+from the model and the feature network whether it computes them (see its docstring).
 """
 
 from __future__ import annotations
@@ -18,8 +22,14 @@ from lit_gans.errors import ConfigError
 
 #: metrics computed in a feature network's space (``lit_gans.metrics.evaluator``)
 IMAGE_METRICS = ("fid", "kid", "is", "classifier")
+#: metrics of class-conditional models on labelled data, in the same feature space: ``intra_fid``
+#: (FID per class, averaged) and ``class_accuracy`` (share of samples the domain classifier labels as
+#: the class they were asked for); allowed wherever an image metric is
+CONDITIONAL_METRICS = ("intra_fid", "class_accuracy")
+#: every metric computed in a feature network's space (``lit_gans.metrics.evaluator.Evaluator``)
+FEATURE_METRICS = (*IMAGE_METRICS, *CONDITIONAL_METRICS)
 #: every metric ``ModelEvaluation`` knows
-METRICS = (*IMAGE_METRICS, "modes", "stacked")
+METRICS = (*FEATURE_METRICS, "modes", "stacked")
 #: what each metric that is not an image metric needs of the data, for the error when data refuses it
 NEEDS = {
     "modes": "metric 'modes' (PacGAN's mode coverage) needs a 2-D mixture: data Toy2DDataModule",
@@ -35,8 +45,11 @@ class DataEvaluation:
         default: the metrics computed when none are chosen (``metrics: null``), from ``METRICS``:
             ``fid``, ``kid``, ``is``, ``classifier`` (images, in a feature network's space),
             ``modes`` (PacGAN's mode coverage; the DataModule has ``modes`` and ``std``),
-            ``stacked`` (the 1,000 modes of stacked digits).
-        allowed: the metrics that may be chosen besides ``default``.
+            ``stacked`` (the 1,000 modes of stacked digits). ``intra_fid`` and ``class_accuracy``
+            (``CONDITIONAL_METRICS``) need not be listed: ``ModelEvaluation`` adds them for
+            class-conditional models on labelled data evaluated by a domain classifier.
+        allowed: the metrics that may be chosen besides ``default`` (``CONDITIONAL_METRICS`` are
+            allowed wherever an image metric is).
         feature: the feature network of the image metrics under ``feature: auto``: a domain
             network (``"digits"``, ``"fashion_mnist"``, or ``"mnist"``, whose weights do not ship,
             so Inception is used) or None for Inception.
@@ -70,7 +83,8 @@ class DataEvaluation:
         ``data`` (the DataModule's name, for the error) allows them all."""
         if metrics is None:
             return list(self.default)
-        refused = [m for m in dict.fromkeys(metrics) if m not in self.allowed]
+        allowed = self.allowed + (CONDITIONAL_METRICS if set(IMAGE_METRICS) & set(self.allowed) else ())
+        refused = [m for m in dict.fromkeys(metrics) if m not in allowed]
         if not refused:
             return list(dict.fromkeys(metrics))
         allows = f"{data} allows {', '.join(self.allowed)}" if self.allowed else f"{data} declares no metric"
@@ -96,4 +110,4 @@ def evaluation_of(datamodule: Any) -> DataEvaluation:
     return declared
 
 
-__all__ = ["DataEvaluation", "IMAGE_METRICS", "METRICS", "NEEDS", "evaluation_of"]
+__all__ = ["CONDITIONAL_METRICS", "DataEvaluation", "FEATURE_METRICS", "IMAGE_METRICS", "METRICS", "NEEDS", "evaluation_of"]
