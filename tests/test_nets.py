@@ -10,6 +10,8 @@ from torch import nn
 
 from lit_gans.errors import ConfigError
 from lit_gans.nets import (
+    BigGANDiscriminator,
+    BigGANGenerator,
     DCGANDiscriminator,
     DCGANGenerator,
     MLPDiscriminator,
@@ -251,6 +253,45 @@ class TestResNet1x16(_ResNet):
 class TestResNetConditional(_ResNet):
     data_shape = (3, 32, 32)
     num_classes = 5
+
+
+# ---------------------------------------------------------------- BigGAN (cGAN-PD, SAGAN, BigGAN switches)
+
+
+class _BigGAN(NetworkTesterMixin):
+    features = 8
+    options: dict = {}
+    attention = None
+
+    def make_generator(self):
+        return BigGANGenerator(self.latent_dim, self.data_shape, features=self.features, num_classes=self.num_classes,
+                               attention=self.attention, **self.options)
+
+    def make_discriminator(self):
+        return BigGANDiscriminator(self.data_shape, features=self.features, num_classes=self.num_classes,
+                                   attention=self.attention, init=self.options.get("init", "default"))
+
+
+class TestBigGANUnconditional(_BigGAN):
+    data_shape = (1, 16, 16)
+
+
+class TestBigGANPerClass(_BigGAN):  # cGAN-PD / SAGAN: per-class batch norm, attention
+    data_shape = (1, 16, 16)
+    num_classes = 3
+    attention = 8
+
+
+class TestBigGANShared(_BigGAN):  # BigGAN: shared embedding, hierarchical z, attention, orthogonal init
+    data_shape = (3, 32, 32)
+    num_classes = 3
+    attention = 16
+    options = dict(shared_embedding=4, hierarchical=True, init="orthogonal")
+
+
+class TestBigGANHierarchicalUnconditional(_BigGAN):
+    data_shape = (1, 16, 16)
+    options = dict(hierarchical=True)
 
 
 # ---------------------------------------------------------------- construction-time shape checks

@@ -2,16 +2,19 @@
 
 from lit_gans.families.acgan import ACGAN
 from lit_gans.families.base import AdversarialModule
+from lit_gans.families.biggan import BigGAN
 from lit_gans.families.cgan import CGAN
+from lit_gans.families.cgan_pd import CGANPD
 from lit_gans.families.dcgan import DCGAN
 from lit_gans.families.deligan import DeLiGAN
 from lit_gans.families.gan import GAN
 from lit_gans.families.infogan import InfoGAN
 from lit_gans.families.lsgan import LSGAN
+from lit_gans.families.sagan import SAGAN
 from lit_gans.families.sngan import SNGAN
 from lit_gans.families.wgan import WGAN
 from lit_gans.families.wgan_gp import WGANGP
 
-FAMILIES = {cls.__name__: cls for cls in (GAN, DCGAN, WGAN, WGANGP, LSGAN, SNGAN, CGAN, DeLiGAN, ACGAN, InfoGAN)}
+FAMILIES = {cls.__name__: cls for cls in (GAN, DCGAN, WGAN, WGANGP, LSGAN, SNGAN, CGAN, DeLiGAN, ACGAN, InfoGAN, CGANPD, SAGAN, BigGAN)}
 
-__all__ = ["ACGAN", "FAMILIES", "AdversarialModule", "CGAN", "DCGAN", "DeLiGAN", "GAN", "InfoGAN", "LSGAN", "SNGAN", "WGAN", "WGANGP"]
+__all__ = ["ACGAN", "FAMILIES", "AdversarialModule", "BigGAN", "CGAN", "CGANPD", "DCGAN", "DeLiGAN", "GAN", "InfoGAN", "LSGAN", "SAGAN", "SNGAN", "WGAN", "WGANGP"]

@@ -69,11 +69,11 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
     Args:
         data_shape: shape of one sample, linked from the DataModule.
         num_classes: classes in the data, linked from the DataModule (0 when unlabelled).
-        architecture: networks from ``lit_gans.nets``: ``mlp``, ``dcgan`` or ``resnet``.
+        architecture: networks from ``lit_gans.nets``: ``mlp``, ``dcgan``, ``resnet`` or ``biggan``.
         latent_dim: size of z.
         g_width: generator width (MLP units, DCGAN features, ResNet channels); None takes the
-            architecture's default (400, 64, 256).
-        d_width: discriminator width; None takes the architecture's default (200, 64, 128).
+            architecture's default (400, 64, 256, 256).
+        d_width: discriminator width; None takes the architecture's default (200, 64, 128, 128).
         d_batch_norm: batch norm in the DCGAN discriminator (off for gradient penalties).
         conditional: condition both networks on class labels (cGAN).
         objective: ``minimax``, ``non_saturating``, ``wasserstein``, ``least_squares`` or ``hinge``.
@@ -257,6 +257,8 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
         fake_logits, fake_aux = self.judge(fake, latent.labels)
         loss = self.objective.d_loss(real_logits, fake_logits)
         logs = {"loss/d": loss.detach(), "d/real": real_logits.mean().detach(), "d/fake": fake_logits.mean().detach()}
+        if self.augment is not None and self.training:  # ADA tunes its strength from the critic's real logits
+            logs.update(self.augment.observe(real_logits.detach(), images=len(batch)))
         return StepOutput(loss, logs, latent, fake, fake_logits, fake_aux, batch.image, real_labels, real_logits, real_aux)
 
     def generator_loss(self, batch: Batch) -> StepOutput:

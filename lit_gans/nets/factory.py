@@ -7,14 +7,15 @@ from typing import Literal, Optional, Sequence
 from torch import nn
 
 from lit_gans.errors import ConfigError
+from lit_gans.nets.biggan import BigGANDiscriminator, BigGANGenerator
 from lit_gans.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from lit_gans.nets.mlp import MLPDiscriminator, MLPGenerator
 from lit_gans.nets.resnet import ResNetDiscriminator, ResNetGenerator
 
-Architecture = Literal["mlp", "dcgan", "resnet"]
+Architecture = Literal["mlp", "dcgan", "resnet", "biggan"]
 
-# default widths: PacGAN's 2-D MLPs (G 4x400, D 3x200), DCGAN's 64 features, SNGAN's 256/128 channels
-DEFAULT_WIDTHS = {"mlp": (400, 200), "dcgan": (64, 64), "resnet": (256, 128)}
+# default widths: PacGAN's 2-D MLPs (G 4x400, D 3x200), DCGAN's 64 features, SNGAN's and cGAN-PD's 256/128 channels
+DEFAULT_WIDTHS = {"mlp": (400, 200), "dcgan": (64, 64), "resnet": (256, 128), "biggan": (256, 128)}
 
 
 def build_networks(
@@ -51,6 +52,11 @@ def build_networks(
         return (
             DCGANGenerator(latent_dim, shape, features=g_width, num_classes=num_classes),
             DCGANDiscriminator(d_in, features=d_width, batch_norm=d_batch_norm, num_classes=d_classes),
+        )
+    if architecture == "biggan":  # conditional: per-class batch norm in G, projection in D (cGAN-PD)
+        return (
+            BigGANGenerator(latent_dim, shape, features=g_width, num_classes=num_classes),
+            BigGANDiscriminator(d_in, features=d_width, num_classes=d_classes),
         )
     return (
         ResNetGenerator(latent_dim, shape, features=g_width, num_classes=num_classes),
