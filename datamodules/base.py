@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import math
 import os
 from abc import ABC, abstractmethod
 from typing import Any, Optional, Sequence
@@ -11,10 +13,15 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from lit_gans.errors import ConfigError
 from lit_gans.metrics.spec import DataEvaluation
+
+
+#: the seed of the training subset that ``train_fraction`` keeps: fixed, not the run's, so that every
+#: seed of an experiment trains on the same images
+SUBSET_SEED = 0
 
 
 def _run_seed() -> int:
@@ -85,6 +92,9 @@ class GANDataModule(L.LightningDataModule, ABC):
         batch_size: samples per batch, per process.
         num_workers: DataLoader worker processes.
         pin_memory: pin host memory (helps when training on GPU).
+        train_fraction: share of the training set kept, for limited-data experiments (e.g. 0.1 keeps
+            10 % of each class); the same images in every run (a fixed seed, not the run's), chosen
+            class by class when the data is labelled. Validation keeps its whole split. 1 keeps all.
     """
 
     data_shape: tuple[int, ...]
@@ -101,14 +111,21 @@ class GANDataModule(L.LightningDataModule, ABC):
         otherwise; subclasses declare their own."""
         return DataEvaluation.for_shape(self.data_shape)
 
-    def __init__(self, batch_size: int = 64, num_workers: int = 0, pin_memory: bool = False):
+    def __init__(self, batch_size: int = 64, num_workers: int = 0, pin_memory: bool = False, train_fraction: float = 1.0):
         super().__init__()
         # the whole chain of __init__ arguments: recorded in checkpoints (``lit-gans evaluate``
         # rebuilds the data from them) and in the key of cached real-data features
         self.save_hyperparameters()
+        if train_fraction == 1.0:
+            # the default is left out, so keys of real features cached before train_fraction existed still match
+            self.hparams.pop("train_fraction", None)
         if batch_size < 1:
             raise ConfigError(f"data.batch_size={batch_size} must be at least 1")
+        check_train_fraction(train_fraction)
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
+        self.train_fraction = float(train_fraction)
+        #: size of the training split before ``train_fraction`` (set by ``setup``)
+        self.full_train_size: int | None = None
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None
         self.sampler: ResumableSampler | None = None
@@ -119,7 +136,17 @@ class GANDataModule(L.LightningDataModule, ABC):
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None:
-            self.train_set, self.val_set = self.make_datasets()
+            train_set, self.val_set = self.make_datasets()
+            self.full_train_size = len(train_set)
+            self.train_set = self.training_subset(train_set)
+            n = self.full_train_size
+            if len(self.train_set) < self.batch_size <= n:
+                least = _round_up(self.batch_size / n)
+                raise ConfigError(
+                    f"data.train_fraction={self.train_fraction:g} keeps {len(self.train_set)} of the {n} training "
+                    f"samples of {type(self).__name__}, fewer than data.batch_size={self.batch_size}; raise "
+                    f"data.train_fraction to at least {least:g} or lower data.batch_size"
+                )
             if len(self.train_set) < self.batch_size:
                 held_out = getattr(self, "val_fraction", 0)
                 raise ConfigError(
@@ -127,6 +154,19 @@ class GANDataModule(L.LightningDataModule, ABC):
                     f"data.batch_size={self.batch_size}; lower the batch size"
                     + (f" or data.val_fraction={held_out}" if held_out else "")
                 )
+
+    def training_subset(self, dataset: Dataset) -> Dataset:
+        """The part of the training split that ``train_fraction`` keeps (all of it at 1):
+        ``round(train_fraction * len(dataset))`` samples, each class in proportion to its size
+        (largest remainders) when the data is labelled, drawn from ``SUBSET_SEED``; in-memory datasets
+        stay in memory (``TensorBatches.subset``)."""
+        if self.train_fraction >= 1.0:
+            return dataset
+        labels = dataset_labels(dataset) if self.num_classes else None
+        keep = stratified_subset(len(dataset), self.train_fraction, labels, SUBSET_SEED)
+        if isinstance(dataset, TensorBatches):
+            return dataset.subset(keep)
+        return Subset(dataset, keep.tolist())
 
     def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
         sampler = None
@@ -156,6 +196,57 @@ class GANDataModule(L.LightningDataModule, ABC):
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set, train=False)
+
+
+def check_train_fraction(train_fraction: float) -> None:
+    """The share of the training set kept must be a share: in (0, 1]."""
+    if isinstance(train_fraction, bool) or not isinstance(train_fraction, (int, float)) or not 0.0 < train_fraction <= 1.0:
+        raise ConfigError(
+            f"data.train_fraction={train_fraction} must be in (0, 1]: it is the share of the training set kept, "
+            "e.g. 0.1 keeps 10 % of each class; 1 (the default) keeps all of it"
+        )
+
+
+def _round_up(x: float) -> float:
+    """``x`` rounded up to two significant figures (a value to suggest in a message)."""
+    step = 10.0 ** (math.floor(math.log10(x)) - 1)
+    return min(1.0, math.ceil(round(x / step, 9)) * step)
+
+
+def dataset_labels(dataset: Dataset) -> torch.Tensor:
+    """The integer label of every sample of ``dataset``: from its ``labels`` or ``targets`` (torchvision)
+    where it has them, through ``Subset`` and wrappers that keep a ``dataset`` of the same length,
+    else by reading every sample."""
+    if isinstance(dataset, Subset):
+        return dataset_labels(dataset.dataset)[torch.as_tensor(dataset.indices, dtype=torch.long)]
+    for name in ("labels", "targets"):
+        value = getattr(dataset, name, None)
+        if value is not None and len(value) == len(dataset):
+            return torch.as_tensor(np.asarray(value), dtype=torch.long).reshape(-1)
+    inner = getattr(dataset, "dataset", None)
+    if isinstance(inner, Dataset) and len(inner) == len(dataset):
+        return dataset_labels(inner)
+    return torch.tensor([int(dataset[i][1]) for i in range(len(dataset))], dtype=torch.long)
+
+
+def stratified_subset(n: int, fraction: float, labels: torch.Tensor | None = None, seed: int = SUBSET_SEED) -> torch.Tensor:
+    """Sorted indices of ``round(fraction * n)`` of ``n`` samples, drawn from ``seed``. With ``labels``
+    each class keeps ``fraction`` of its samples, rounded so that the sizes add up (largest remainders,
+    ties to the smaller label); the samples of a class are the first of it in one seeded order of all
+    ``n``, so a larger fraction keeps a superset of a smaller one wherever the rounding allows."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    size = int(math.floor(fraction * n + 0.5))
+    if labels is None:
+        return order[:size].sort().values
+    classes, counts = torch.unique(labels, return_counts=True)
+    quota = counts.double() * fraction
+    take = quota.floor().long()
+    remainder = (quota - take).tolist()
+    for i in sorted(range(len(classes)), key=lambda i: -remainder[i])[: max(0, size - int(take.sum()))]:
+        take[i] += 1  # sorted() is stable: equal remainders go to the smaller label first
+    ordered = labels[order]
+    keep = [order[ordered == c][:k] for c, k in zip(classes.tolist(), take.tolist())]
+    return torch.cat(keep).sort().values
 
 
 def check_val_fraction(val_fraction: float) -> None:
@@ -238,6 +329,8 @@ class ImageDataModule(GANDataModule):
         batch_size: samples per batch, per process.
         num_workers: DataLoader worker processes.
         pin_memory: pin host memory.
+        train_fraction: share of the training set kept (e.g. 0.1: 10 % of each class; the same images
+            in every run); validation keeps its whole split. 1 keeps all.
     """
 
     channels: int = 1
@@ -250,8 +343,9 @@ class ImageDataModule(GANDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         pin_memory: bool = False,
+        train_fraction: float = 1.0,
     ):
-        super().__init__(batch_size=batch_size, num_workers=num_workers, pin_memory=pin_memory)
+        super().__init__(batch_size=batch_size, num_workers=num_workers, pin_memory=pin_memory, train_fraction=train_fraction)
         if image_size < 1:
             raise ConfigError(f"data.image_size={image_size} must be a positive number of pixels")
         self.image_size = image_size
@@ -281,6 +375,13 @@ class TensorBatches(Dataset):
     def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         index = torch.as_tensor(indices)
         return self.samples[index], self.labels[index]
+
+    def subset(self, indices: torch.Tensor) -> "TensorBatches":
+        """These samples at ``indices``, still held as tensors (and handed out a batch at a time)."""
+        part = copy.copy(self)
+        part.samples = None if self.samples is None else self.samples[indices]
+        part.labels = self.labels[indices]
+        return part
 
 
 def batch_as_is(batch: Any) -> Any:
@@ -319,3 +420,8 @@ class ArrayDataset(TensorBatches):
         if self.samples is not None:
             return super().__getitems__(indices)
         return [self[i] for i in indices]  # collated by the loader as usual
+
+    def subset(self, indices: torch.Tensor) -> "ArrayDataset":
+        part = super().subset(indices)
+        part.images = self.images[indices.numpy()]
+        return part

@@ -40,6 +40,8 @@ class DigitsDataModule(ImageDataModule):
         batch_size: samples per batch, per process.
         num_workers: DataLoader worker processes.
         pin_memory: pin host memory.
+        train_fraction: share of the training set kept (e.g. 0.1: 10 % of each class; the same images
+            in every run); validation keeps its whole split. 1 keeps all.
     """
 
     channels = 1
@@ -55,8 +57,9 @@ class DigitsDataModule(ImageDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         pin_memory: bool = False,
+        train_fraction: float = 1.0,
     ):
-        super().__init__(image_size, fit, augmentations, batch_size, num_workers, pin_memory)
+        super().__init__(image_size, fit, augmentations, batch_size, num_workers, pin_memory, train_fraction)
         check_val_fraction(val_fraction)
         self.val_fraction, self.seed = val_fraction, seed
 

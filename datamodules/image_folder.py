@@ -107,6 +107,8 @@ class ImageFolderDataModule(ImageDataModule):
         batch_size: samples per batch, per process.
         num_workers: DataLoader worker processes.
         pin_memory: pin host memory.
+        train_fraction: share of the training set kept (e.g. 0.1: 10 % of each class; the same images
+            in every run); validation keeps its whole split. 1 keeps all.
     """
 
     def __init__(
@@ -121,12 +123,13 @@ class ImageFolderDataModule(ImageDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         pin_memory: bool = False,
+        train_fraction: float = 1.0,
     ):
         if channels not in (1, 3):
             raise ConfigError(f"data.channels={channels} is not supported: use 1 (grey) or 3 (RGB); images are converted")
         check_val_fraction(val_fraction)
         self.channels = channels
-        super().__init__(image_size, fit, augmentations, batch_size, num_workers, pin_memory)
+        super().__init__(image_size, fit, augmentations, batch_size, num_workers, pin_memory, train_fraction)
         self.path, self.val_fraction, self.seed = Path(path).expanduser(), val_fraction, seed
         if not self.path.is_dir():
             raise DatasetNotFoundError(f"image folder {self.path} does not exist; set data.path to a directory of images")

@@ -45,6 +45,8 @@ class Toy2DDataModule(GANDataModule):
         batch_size: points per batch, per process.
         num_workers: DataLoader worker processes.
         pin_memory: pin host memory.
+        train_fraction: share of the training points kept (e.g. 0.1: 10 % of each mode's; the same
+            points in every run); validation keeps all of its points. 1 keeps all.
     """
 
     #: PacGAN's mode coverage, against ``modes`` (the means) and ``std``
@@ -59,8 +61,9 @@ class Toy2DDataModule(GANDataModule):
         batch_size: int = 256,
         num_workers: int = 0,
         pin_memory: bool = False,
+        train_fraction: float = 1.0,
     ):
-        super().__init__(batch_size=batch_size, num_workers=num_workers, pin_memory=pin_memory)
+        super().__init__(batch_size=batch_size, num_workers=num_workers, pin_memory=pin_memory, train_fraction=train_fraction)
         self.name, self.n_samples, self.n_val, self.seed = name, n_samples, n_val, seed
         self.modes, self.std = mixture_modes(name)
         self.data_shape = (2,)

@@ -2,8 +2,8 @@
 
     lit-gans fit --config configs/dcgan/digits.yaml [--trainer.devices 2 ...]
     lit-gans validate --config configs/dcgan/digits.yaml --ckpt_path last.ckpt
-    lit-gans sample --ckpt runs/.../last.ckpt --n 64 --out grid.png [--labels 0,1,2]
-    lit-gans evaluate --ckpt runs/.../last.ckpt [--metrics fid,kid,is,classifier] [--n-samples 10000]
+    lit-gans sample --ckpt runs/.../last.ckpt --n 64 --out grid.png [--labels 0,1,2] [--truncation 0.5]
+    lit-gans evaluate --ckpt runs/.../last.ckpt [--metrics fid,kid,is,classifier] [--n-samples 10000] [--truncation 0.5]
     lit-gans train-classifier --dataset digits --out digits.pt
 """
 
@@ -166,6 +166,19 @@ def _refuse_diverged(model: AdversarialModule, ckpt: str, ema: bool, samples: Op
     )
 
 
+def _check_truncation_option(truncation: Optional[float], model: Optional[AdversarialModule] = None) -> None:
+    """One line for a ``--truncation`` that cannot work: not > 0 (checked before the checkpoint loads),
+    or a model whose z is not normal noise."""
+    if truncation is None:
+        return
+    if not truncation > 0 or truncation == float("inf"):
+        raise LitGansError(f"--truncation {truncation} must be a finite number > 0 (the largest |z| entry kept), "
+                           "e.g. --truncation 0.5; leave it out for untruncated noise")
+    if model is not None and model.latent_spec.distribution != "normal":
+        raise LitGansError(f"--truncation: {type(model).__name__} draws z from {model.latent_spec.distribution} "
+                           "noise U(-1, 1), and truncation applies to normal noise only; leave --truncation out")
+
+
 def sample_main(argv: Sequence[str]) -> int:
     """``lit-gans sample``: a grid (or a 2-D scatter, or a .pt tensor) from a checkpoint."""
     from lit_gans.checkpoints import load_family
@@ -180,14 +193,19 @@ def sample_main(argv: Sequence[str]) -> int:
     parser.add_argument("--nrow", type=int, default=8, help="images per grid row")
     parser.add_argument("--no-ema", action="store_true", help="use the raw generator even if an EMA copy exists")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latent draw")
+    parser.add_argument("--truncation", type=float, default=None, metavar="T",
+                        help="draw z truncated at T (BigGAN's truncation trick: every entry within [-T, T]; "
+                             "smaller T, less varied but more typical samples), e.g. 0.5; normal noise only")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(list(argv))
+    _check_truncation_option(args.truncation)
     if args.n < 1:
         raise LitGansError(f"--n {args.n} must be at least 1")
     if args.nrow < 1:
         raise LitGansError(f"--nrow {args.nrow} must be at least 1 (images per grid row), e.g. --nrow 8")
     device = available_device(args.device)
     model = load_family(args.ckpt, map_location=device)
+    _check_truncation_option(args.truncation, model)
     labels: Optional[torch.Tensor] = None
     if args.labels:
         try:
@@ -196,7 +214,7 @@ def sample_main(argv: Sequence[str]) -> int:
             raise LitGansError(f"--labels {args.labels!r} must be comma-separated class indices, e.g. 0,1,2") from None
         labels = torch.tensor(given).repeat(args.n // len(given) + 1)[: args.n]
     torch.manual_seed(args.seed)
-    latent = model.latent_spec.draw(args.n, model.device, labels=False)
+    latent = model.latent_spec.draw(args.n, model.device, labels=False, truncation=args.truncation)
     if args.codes:
         if not model.latent_spec.categorical:
             raise LitGansError(f"--codes: {type(model).__name__} has no categorical code; sample without --codes")
@@ -214,7 +232,8 @@ def sample_main(argv: Sequence[str]) -> int:
     else:
         save_samples(samples, out, nrow=args.nrow, reference=None)
     which = "EMA generator" if (model.ema_generator is not None and not args.no_ema) else "generator"
-    print(f"wrote {args.n} samples of {type(model).__name__} (g_step {model.g_step}, {which}) to {out}")
+    truncated = f", z truncated at {args.truncation:g}" if args.truncation is not None else ""
+    print(f"wrote {args.n} samples of {type(model).__name__} (g_step {model.g_step}, {which}{truncated}) to {out}")
     return 0
 
 
@@ -226,6 +245,7 @@ def evaluate_main(argv: Sequence[str]) -> int:
 
     from lit_gans.metrics.evaluation import METRICS, ModelEvaluation
     from lit_gans.checkpoints import load_family
+    from lit_gans.sampling import Truncated
 
     parser = argparse.ArgumentParser(prog="lit-gans evaluate", description=evaluate_main.__doc__)
     parser.add_argument("--ckpt", required=True, help="a lit-gans checkpoint (.ckpt)")
@@ -237,11 +257,17 @@ def evaluate_main(argv: Sequence[str]) -> int:
     parser.add_argument("--batch-size", type=int, default=250, help="images per feature-network batch")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latent draw")
     parser.add_argument("--no-ema", action="store_true", help="use the raw generator even if an EMA copy exists")
-    parser.add_argument("--out", default=None, help="JSON output (default: <checkpoint>.metrics.json)")
+    parser.add_argument("--truncation", type=float, default=None, metavar="T",
+                        help="evaluate samples of z truncated at T (BigGAN's truncation trick: every entry within "
+                             "[-T, T]), e.g. 0.5; normal noise only")
+    parser.add_argument("--out", default=None,
+                        help="JSON output (default: <checkpoint>.metrics.json; with --truncation T, <checkpoint>.truncT.metrics.json)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(list(argv))
+    _check_truncation_option(args.truncation)
     device = available_device(args.device)
     model = load_family(args.ckpt, map_location=device)
+    _check_truncation_option(args.truncation, model)
     recorded = torch.load(args.ckpt, map_location="cpu", weights_only=True).get("lit_gans", {}).get("datamodule")
     if not recorded:
         raise LitGansError(f"checkpoint {args.ckpt} does not record its data (written before lit-gans 0.2); retrain or resume it once to record it")
@@ -259,15 +285,19 @@ def evaluate_main(argv: Sequence[str]) -> int:
     )
     if not evaluation.metrics:
         raise LitGansError(f"no metric applies to {class_name}; pass --metrics and, for images, --feature")
+    # what the metrics sample from: the model, or the model drawing truncated z
+    sampled = model if args.truncation is None else Truncated(model, args.truncation)
     torch.manual_seed(args.seed)  # a probe batch, before the real-data statistics are computed
-    _refuse_diverged(model, args.ckpt, ema=True, samples=model.sample(min(args.n_samples, 256)).float())
-    out = output_file(args.out) if args.out else Path(args.ckpt).with_suffix(".metrics.json")
+    _refuse_diverged(model, args.ckpt, ema=True, samples=sampled.sample(min(args.n_samples, 256)).float())
+    suffix = ".metrics.json" if args.truncation is None else f".trunc{args.truncation:g}.metrics.json"
+    out = output_file(args.out) if args.out else Path(args.ckpt).with_suffix(suffix)
     start = time.perf_counter()
     evaluation.prepare(model.device)
-    values = evaluation.evaluate(model, seed=args.seed)
+    values = evaluation.evaluate(sampled, seed=args.seed)
     seconds = time.perf_counter() - start
     which = "generator" if model.ema_generator is None else "EMA generator"
-    print(f"{type(model).__name__} at g_step {model.g_step} ({which}), {args.n_samples} samples, {class_name}, {seconds:.1f} s")
+    truncated = f", z truncated at {args.truncation:g}" if args.truncation is not None else ""
+    print(f"{type(model).__name__} at g_step {model.g_step} ({which}{truncated}), {args.n_samples} samples, {class_name}, {seconds:.1f} s")
     width = max(len(k) for k in values)
     print(f"{'metric':<{width}}  value")
     for key, value in values.items():
@@ -275,7 +305,7 @@ def evaluate_main(argv: Sequence[str]) -> int:
     report = {
         "checkpoint": str(args.ckpt), "family": type(model).__name__, "g_step": model.g_step, "generator": which,
         "data": recorded, "feature": evaluation.feature, "n_samples": args.n_samples, "seed": args.seed,
-        "seconds": seconds, "metrics": values,
+        "truncation": args.truncation, "seconds": seconds, "metrics": values,
     }
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")

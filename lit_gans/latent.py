@@ -5,10 +5,14 @@ codes (InfoGAN's categorical codes), continuous codes, class labels. ``LatentSpe
 ``Latent`` batch; ``LatentSpec.assemble`` turns it into the generator's input vector (z, the codes
 one-hot, the continuous codes, concatenated); class labels go to the generator beside it.
 ``sample``, fixed sample grids, interpolation and ``lit-gans sample`` are all built from it.
+
+Normal noise can be drawn truncated (BigGAN's truncation trick, Brock et al. 2019): every entry of z
+within ``[-t, t]`` (``truncated_normal``), which trades the variety of samples for their quality.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal, Optional
 
@@ -19,6 +23,26 @@ from torch import Tensor
 from lit_gans.errors import ConfigError
 
 Distribution = Literal["normal", "uniform"]
+
+
+def truncated_normal(shape: tuple[int, ...], threshold: float, device: Any = None,
+                     generator: Optional[torch.Generator] = None, dtype: Optional[torch.dtype] = None) -> Tensor:
+    """Standard normal numbers conditioned on ``|x| <= threshold`` (a truncated normal): the
+    distribution BigGAN's truncation trick draws by resampling every entry past the threshold until none
+    is left, drawn here in one pass by inverting the normal CDF on ``[-t, t]`` (``sqrt(2) erfinv(v)`` for
+    v uniform on ``[-erf(t / sqrt(2)), erf(t / sqrt(2))]``, in float64 where the device has it, then cast
+    to ``dtype``, by default torch's). It reads ``shape``'s count of uniform numbers from ``generator``
+    (the global generator when None), whatever the threshold, so a seed gives the same uniforms at every
+    threshold: the draws of one seed shrink smoothly as the threshold falls. ``threshold=inf`` gives
+    plain normal numbers."""
+    if not threshold > 0:  # also NaN
+        raise ConfigError(f"truncation threshold {threshold} must be > 0, e.g. 0.5")
+    work = torch.float32 if torch.device(device or "cpu").type == "mps" else torch.float64  # MPS has no float64
+    below_one = 1 - torch.finfo(work).eps / 2  # the largest value under 1: erfinv(1) is infinite
+    half_width = min(1 - math.erfc(threshold / math.sqrt(2)), below_one)  # erf(t / sqrt(2)) = P(|z| <= t)
+    v = (torch.rand(shape, device=device, generator=generator, dtype=work) * 2 - 1) * half_width
+    z = torch.erfinv(v.clamp_(-below_one, below_one)) * math.sqrt(2)
+    return z.clamp_(-threshold, threshold).to(dtype or torch.get_default_dtype())  # the clamp: rounding at the ends
 
 
 @dataclass
@@ -54,7 +78,8 @@ class LatentSpec:
 
     Args:
         z_dim: size of the noise vector z.
-        distribution: ``normal`` (N(0, I)) or ``uniform`` (U(-1, 1), InfoGAN's reference noise).
+        distribution: ``normal`` (N(0, I)) or ``uniform`` (U(-1, 1), InfoGAN's reference noise); only
+            normal noise can be drawn truncated (``truncation``).
         categorical: the sizes of the discrete codes, drawn uniformly (InfoGAN: ``(10,)``).
         continuous: number of continuous codes, drawn from U(-1, 1).
         num_classes: classes of the class label the generator reads (0: unconditional).
@@ -77,13 +102,36 @@ class LatentSpec:
         """Size of the generator's input vector (z, one-hot codes and continuous codes)."""
         return self.z_dim + sum(self.categorical) + self.continuous
 
-    def noise(self, n: int, device: Any = None, generator: Optional[torch.Generator] = None) -> Tensor:
+    def check_truncation(self, truncation: Optional[float]) -> None:
+        """One clear error when z cannot be drawn truncated at ``truncation`` (None: not truncated)."""
+        if truncation is None:
+            return
+        if isinstance(truncation, bool) or not isinstance(truncation, (int, float)) or not truncation > 0:
+            raise ConfigError(
+                f"truncation={truncation!r} must be a number > 0: the largest |z| entry kept (BigGAN's truncation "
+                "trick; e.g. 0.5); leave it out to draw z from N(0, I) as in training"
+            )
+        if self.distribution != "normal":
+            raise ConfigError(
+                f"truncation={truncation} applies to normal noise only, and this model draws z from "
+                f"{self.distribution} U(-1, 1); sample without truncation"
+            )
+
+    def noise(self, n: int, device: Any = None, generator: Optional[torch.Generator] = None,
+              truncation: Optional[float] = None) -> Tensor:
+        """``n`` noise vectors z; with ``truncation`` (normal noise only), every entry within
+        ``[-truncation, truncation]`` (``truncated_normal``)."""
+        self.check_truncation(truncation)
+        if truncation is not None:
+            return truncated_normal((n, self.z_dim), float(truncation), device, generator)
         if self.distribution == "uniform":
             return torch.rand(n, self.z_dim, device=device, generator=generator) * 2 - 1
         return torch.randn(n, self.z_dim, device=device, generator=generator)
 
-    def draw(self, n: int, device: Any = None, generator: Optional[torch.Generator] = None, labels: bool = True) -> Latent:
-        """``n`` random latents: every part drawn from its distribution (class labels only with ``labels``)."""
+    def draw(self, n: int, device: Any = None, generator: Optional[torch.Generator] = None, labels: bool = True,
+             truncation: Optional[float] = None) -> Latent:
+        """``n`` random latents: every part drawn from its distribution (class labels only with ``labels``;
+        z truncated at ``truncation`` when given, see ``noise``)."""
         codes = continuous = None
         if self.categorical:
             codes = torch.stack(
@@ -91,7 +139,7 @@ class LatentSpec:
         if self.continuous:
             continuous = torch.rand(n, self.continuous, device=device, generator=generator) * 2 - 1
         drawn = torch.randint(self.num_classes, (n,), device=device, generator=generator) if self.num_classes and labels else None
-        return Latent(self.noise(n, device, generator), codes, continuous, drawn)
+        return Latent(self.noise(n, device, generator, truncation), codes, continuous, drawn)
 
     def fixed(self, n: int, seed: int) -> Latent:
         """The run's fixed sample batch (for grids comparable across a run): seeded noise and continuous
@@ -166,4 +214,4 @@ def interpolation_strips(module: Any, rows: int = 8, steps: int = 10) -> Tensor:
     return module.sample(len(path), latent=keep.replace(z=path))
 
 
-__all__ = ["Distribution", "Latent", "LatentSpec", "interpolation_strips", "slerp"]
+__all__ = ["Distribution", "Latent", "LatentSpec", "interpolation_strips", "slerp", "truncated_normal"]

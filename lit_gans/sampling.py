@@ -6,7 +6,7 @@ optional ``ema_generator`` of the module.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -45,19 +45,22 @@ class Sampling:
     @torch.no_grad()
     def sample(self, n: int, labels: Optional[Tensor | Sequence[int]] = None, z: Optional[Tensor] = None, *,
                codes: Optional[Tensor] = None, continuous: Optional[Tensor] = None, latent: Optional[Latent] = None,
-               ema: bool = True) -> Tensor:
+               ema: bool = True, truncation: Optional[float] = None) -> Tensor:
         """``n`` samples from the (EMA, when enabled and ``ema``) generator in eval mode.
 
         Images come in [-1, 1]; 2-D toys as points. Parts not given are drawn; class labels (conditional
         families only) default to classes 0, 1, 2, ... in turn. ``latent`` gives every part at once.
+        ``truncation`` (normal noise only) draws z truncated at that threshold (BigGAN's truncation trick:
+        every entry within ``[-truncation, truncation]``); a ``z`` or ``latent`` given is used as it is.
         """
         spec = self.latent_spec
         if labels is not None and not spec.num_classes:
             raise ConfigError(f"{type(self).__name__} is unconditional: sample without labels")
+        spec.check_truncation(truncation)
         if latent is None:
             if spec.num_classes and labels is None:
                 labels = torch.arange(n) % spec.num_classes
-            latent = spec.draw(n, self.device, labels=False).replace(
+            latent = spec.draw(n, self.device, labels=False, truncation=truncation if z is None else None).replace(
                 z=z, codes=codes, continuous=continuous, labels=None if labels is None else torch.as_tensor(labels))
         latent = latent.to(self.device)
         spec.check(latent)
@@ -74,4 +77,26 @@ class Sampling:
         return self.sample(len(self.fixed_z), latent=self.fixed_latent())
 
 
-__all__ = ["Sampling"]
+class Truncated:
+    """A family whose ``sample`` draws z truncated at ``truncation``, for code that calls ``sample(n)``
+    (``ModelEvaluation``, ``lit-gans evaluate --truncation``); every other attribute (``device``,
+    ``latent_spec``, ``g_step``...) is the family's."""
+
+    def __init__(self, module: Any, truncation: float):
+        module.latent_spec.check_truncation(truncation)
+        self.module, self.truncation = module, truncation
+
+    def sample(self, n: int, *args: Any, **kwargs: Any) -> Tensor:
+        kwargs.setdefault("truncation", self.truncation)
+        return self.module.sample(n, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "module":  # not set yet (copying, unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.module, name)
+
+    def __repr__(self) -> str:
+        return f"Truncated({type(self.module).__name__}, truncation={self.truncation})"
+
+
+__all__ = ["Sampling", "Truncated"]

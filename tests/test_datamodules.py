@@ -192,3 +192,124 @@ def test_the_default_declaration_follows_the_sample_shape():
     assert Points((3,)).evaluation.choose(None, "Points") == []
     with pytest.raises(ConfigError, match=r"unknown metrics \['psnr'\]"):
         DataEvaluation(default=("psnr",))
+
+
+# ---------------------------------------------------------------------------------------------- train_fraction
+def _labels(dm) -> torch.Tensor:
+    from datamodules.base import dataset_labels
+
+    return dataset_labels(dm.train_set)
+
+
+def test_train_fraction_keeps_a_stratified_subset_the_same_in_every_run(monkeypatch):
+    full = DigitsDataModule(batch_size=16)
+    full.setup("fit")
+    subsets = []
+    for run_seed in ("0", "7"):  # what seed_everything records: the subset must not follow it
+        monkeypatch.setenv("PL_GLOBAL_SEED", run_seed)
+        torch.manual_seed(int(run_seed))
+        dm = DigitsDataModule(batch_size=16, train_fraction=0.1)
+        dm.setup("fit")
+        subsets.append(dm)
+    a, b = subsets
+    assert len(a.train_set) == round(0.1 * len(full.train_set)) == 162 and a.full_train_size == len(full.train_set)
+    assert torch.equal(a.train_set.samples, b.train_set.samples) and torch.equal(a.train_set.labels, b.train_set.labels)
+    # 10 % of each class (rounded so that the sizes add up), not 10 % of the whole at random
+    per_class, kept = torch.bincount(full.train_set.labels), torch.bincount(a.train_set.labels, minlength=10)
+    assert ((kept - 0.1 * per_class).abs() < 1).all()
+    # the kept images are images of the training split, with their own labels
+    index = {bytes(x.numpy()): int(y) for x, y in zip(full.train_set.samples, full.train_set.labels)}
+    assert all(index[bytes(x.numpy())] == int(y) for x, y in zip(a.train_set.samples, a.train_set.labels))
+    # validation keeps its whole split; batches still come a whole batch at a time, from the subset
+    assert torch.equal(a.val_set.samples, full.val_set.samples)
+    x, y = next(iter(a.train_dataloader()))
+    assert x.shape == (16, 1, 16, 16) and a.train_dataloader().sampler.num_samples == 162
+
+
+def test_train_fraction_is_recorded_so_the_subset_gets_its_own_metrics_cache(tmp_path):
+    from lit_gans.metrics import ModelEvaluation
+
+    assert "train_fraction" not in DigitsDataModule().hparams  # the default leaves earlier cache keys as they were
+    assert DigitsDataModule(train_fraction=0.25).hparams["train_fraction"] == 0.25
+    for fraction in (1.0, 0.5):
+        evaluation = ModelEvaluation(DigitsDataModule(train_fraction=fraction), metrics=["fid"], n_real=2000, cache_dir=str(tmp_path))
+        evaluation.prepare(torch.device("cpu"))
+    cached = sorted(tmp_path.glob("*.pt"))
+    assert len(cached) == 2
+    sizes = sorted(len(torch.load(path, weights_only=True)["features"]) for path in cached)
+    assert sizes == [809, 1617]  # real statistics of the images each run trains on
+
+
+def test_train_fraction_applies_to_every_datamodule(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fakedata import write_fake_fashion_mnist
+
+    write_fake_fashion_mnist(tmp_path)  # 128 training images, labels 0..9 in turn
+    fashion = FashionMNISTDataModule(data_dir=str(tmp_path), batch_size=8, train_fraction=0.5)
+    fashion.setup("fit")
+    assert len(fashion.train_set) == 64 and len(fashion.val_set) == 64
+    counts = torch.bincount(_labels(fashion), minlength=10)
+    assert counts.sum() == 64 and counts.max() - counts.min() <= 1  # 12 or 13 of each class, halved
+    x, y = first_batch(fashion)
+    assert x.shape == (8, 1, 32, 32)
+
+    toy = Toy2DDataModule(n_samples=1000, batch_size=10, train_fraction=0.2)
+    toy.setup("fit")
+    assert len(toy.train_set) == 200 and len(toy.val_set) == 2500
+    stacked = StackedDigitsDataModule(n_samples=500, val_samples=50, batch_size=10, train_fraction=0.1)
+    stacked.setup("fit")
+    assert len(stacked.train_set) == 50
+
+    for cls in ("cats", "dogs"):
+        (tmp_path / "folder" / cls).mkdir(parents=True)
+        for i in range(10):
+            Image.fromarray(np.full((8, 8, 3), 25 * i, dtype=np.uint8)).save(tmp_path / "folder" / cls / f"{i}.png")
+    folder = ImageFolderDataModule(str(tmp_path / "folder"), image_size=8, batch_size=2, val_fraction=0.0, train_fraction=0.5)
+    folder.setup("fit")
+    assert len(folder.train_set) == 10 and torch.bincount(_labels(folder)).tolist() == [5, 5]
+    assert CIFAR10DataModule(train_fraction=0.3).train_fraction == 0.3
+
+
+def test_train_fraction_is_settable_from_yaml(tmp_path, monkeypatch):
+    from lit_gans.cli import LitGansCLI
+
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "model:\n  class_path: lit_gans.families.DCGAN\n  init_args: {g_width: 8, d_width: 8}\n"
+        "data:\n  class_path: datamodules.DigitsDataModule\n  init_args: {batch_size: 16, train_fraction: 0.1}\n"
+    )
+    cli = LitGansCLI(args=["--config", str(config), "--trainer.logger", "false"], run=False)
+    assert cli.datamodule.train_fraction == 0.1 and cli.datamodule.hparams["train_fraction"] == 0.1
+
+
+@pytest.mark.parametrize("bad", [0, -0.1, 1.5, float("nan")])
+def test_a_train_fraction_outside_0_1_is_one_clear_error(bad):
+    with pytest.raises(ConfigError, match=r"data.train_fraction=.* must be in \(0, 1\]: it is the share of the training set kept"):
+        DigitsDataModule(train_fraction=bad)
+
+
+def test_a_subset_smaller_than_a_batch_names_the_fraction_that_fits():
+    dm = DigitsDataModule(batch_size=64, train_fraction=0.02)
+    with pytest.raises(ConfigError) as err:
+        dm.setup("fit")
+    assert str(err.value) == (
+        "data.train_fraction=0.02 keeps 32 of the 1617 training samples of DigitsDataModule, fewer than "
+        "data.batch_size=64; raise data.train_fraction to at least 0.04 or lower data.batch_size"
+    )
+    DigitsDataModule(batch_size=64, train_fraction=0.04).setup("fit")  # the fraction suggested fits
+
+
+def test_stratified_subsets_add_up_and_grow_with_the_fraction():
+    from datamodules.base import stratified_subset
+
+    labels = torch.tensor([0] * 50 + [1] * 30 + [2] * 20)
+    small, large = stratified_subset(100, 0.1, labels), stratified_subset(100, 0.3, labels)
+    assert torch.bincount(labels[small]).tolist() == [5, 3, 2] and torch.bincount(labels[large]).tolist() == [15, 9, 6]
+    assert set(small.tolist()) <= set(large.tolist())
+    assert torch.equal(stratified_subset(100, 0.1, labels), small)
+    odd = stratified_subset(7, 0.5, torch.tensor([0, 0, 0, 1, 1, 1, 2]))  # 3.5 kept: 4, by largest remainder
+    assert len(odd) == 4 and len(stratified_subset(10, 0.35)) == 4  # unlabelled: round(3.5)

@@ -58,3 +58,44 @@ def test_indexing_and_moving_keep_every_part():
     latent = SPEC.draw(6)
     part = latent[2:4].to("cpu")
     assert len(part) == 2 and torch.equal(part.codes, latent.codes[2:4]) and torch.equal(part.labels, latent.labels[2:4])
+
+
+@pytest.mark.parametrize("threshold", [0.25, 0.5, 1.0, 2.0])
+def test_truncated_noise_stays_within_the_threshold_and_is_a_truncated_normal(threshold):
+    import math
+
+    spec = LatentSpec(64)
+    z = spec.noise(4000, generator=torch.Generator().manual_seed(0), truncation=threshold)
+    assert z.shape == (4000, 64) and z.dtype == torch.float32 and z.abs().max() <= threshold
+    # the variance of N(0, 1) conditioned on |x| <= t: 1 - 2 t phi(t) / (2 Phi(t) - 1)
+    phi = math.exp(-threshold**2 / 2) / math.sqrt(2 * math.pi)
+    expected = 1 - 2 * threshold * phi / math.erf(threshold / math.sqrt(2))
+    assert abs(float(z.var()) / expected - 1) < 0.02 and abs(float(z.mean())) < 0.01 * threshold
+    # spread over the whole interval, not piled up at its ends
+    assert float((z.abs() > 0.9 * threshold).float().mean()) < 0.2
+
+
+def test_truncated_draws_are_deterministic_under_a_generator():
+    spec = LatentSpec(8, num_classes=3)
+    a = spec.draw(50, generator=torch.Generator().manual_seed(3), truncation=0.5)
+    b = spec.draw(50, generator=torch.Generator().manual_seed(3), truncation=0.5)
+    assert torch.equal(a.z, b.z) and torch.equal(a.labels, b.labels)
+    assert not torch.equal(spec.draw(50, generator=torch.Generator().manual_seed(4), truncation=0.5).z, a.z)
+    # the generator given is the one read: the global generator's state does not matter
+    torch.manual_seed(0)
+    c = spec.draw(50, generator=torch.Generator().manual_seed(3), truncation=0.5)
+    assert torch.equal(c.z, a.z)
+    # one seed, two thresholds: the same uniforms, so every entry keeps its sign and rank
+    wide = spec.draw(50, generator=torch.Generator().manual_seed(3), truncation=2.0).z
+    assert torch.equal(wide.sign(), a.z.sign()) and torch.equal(wide.argsort(1), a.z.argsort(1))
+    assert float(a.z.abs().max()) <= 0.5 < float(wide.abs().max())
+
+
+def test_truncation_needs_normal_noise_and_a_positive_threshold():
+    with pytest.raises(ConfigError, match=r"truncation=0.5 applies to normal noise only.*uniform U\(-1, 1\)"):
+        SPEC.draw(4, truncation=0.5)
+    for bad in (0, -1.0, float("nan"), "0.5"):
+        with pytest.raises(ConfigError, match="must be a number > 0"):
+            LatentSpec(4).draw(4, truncation=bad)
+    LatentSpec(4).check_truncation(None)
+    assert LatentSpec(4).draw(3, truncation=None).z.shape == (3, 4)
