@@ -48,6 +48,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from runs import datamodule_of, unpadded  # noqa: E402
 sys.path.insert(0, str(ROOT))
 
 N_PER = 200  # samples per class / per code value
@@ -255,16 +258,6 @@ def main() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- child
-def datamodule_of(checkpoint: Path) -> Any:
-    import importlib
-
-    import torch
-
-    recorded = torch.load(checkpoint, map_location="cpu", weights_only=True)["lit_gans"]["datamodule"]
-    module, _, name = recorded["class_path"].rpartition(".")
-    return getattr(importlib.import_module(module), name)(**recorded["init_args"]), recorded
-
-
 def reference_datamodule(data: str) -> list[Any]:
     import datamodules
 
@@ -273,17 +266,6 @@ def reference_datamodule(data: str) -> list[Any]:
     # the two formats the Fashion-MNIST runs train on: padded to 32 px (DCGAN networks), native 28 px (CGAN's MLP)
     return [datamodules.FashionMNISTDataModule(data_dir="data", image_size=32, fit="pad"),
             datamodules.FashionMNISTDataModule(data_dir="data", image_size=28, fit="pad")]
-
-
-def unpadded(classifier: Any, recorded: dict[str, Any]) -> Any:
-    """The classifier as it reads a run's images: on data padded up from its native size (``fit: pad``)
-    it reads the native-size picture inside the border, as it reads real images, instead of the whole
-    padded image shrunk (which moves real Fashion-MNIST accuracy from 0.904 to 0.873). ``recorded``:
-    the DataModule's ``{init_args}``."""
-    args = recorded.get("init_args", {})
-    size = int(args.get("image_size", classifier.native_size))
-    border = (size - classifier.native_size) // 2 if args.get("fit") == "pad" else 0
-    return (lambda x: classifier(x[..., border:-border, border:-border])) if border > 0 else classifier
 
 
 class HeldOut:

@@ -30,7 +30,7 @@ from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 from lit_gans.errors import ConfigError
 from lit_gans.nets.attention import SelfAttention
 from lit_gans.nets.common import power_of_two_size
-from lit_gans.nets.resnet import _DBlock
+from lit_gans.nets.resnet import _DBlock, projection_logits
 
 Init = Literal["default", "orthogonal"]
 
@@ -220,13 +220,7 @@ class BigGANDiscriminator(nn.Module):
             h = block(h)
             if i == self.attention_index:
                 h = self.attention(h)
-        h = F.relu(h).sum(dim=(2, 3))
-        out = self.linear(h).squeeze(1)
-        if self.embed is not None:
-            if labels is None:
-                raise ValueError(f"this network is conditional on {self.num_classes} classes: pass labels")
-            out = out + (self.embed(labels.long()) * h).sum(1)
-        return out
+        return projection_logits(F.relu(h), self.linear, self.embed, labels)
 
 
 __all__ = ["BigGANDiscriminator", "BigGANGenerator", "ConditionalBatchNorm2d", "orthogonal_init"]

@@ -48,6 +48,18 @@ class _DBlock(nn.Module):
         return h + s
 
 
+def projection_logits(features: Tensor, linear: nn.Linear, embed: nn.Embedding | None, labels: Tensor | None) -> Tensor:
+    """Global sum pooling of ``features`` (N, C, H, W) to phi(x), then ``linear(phi(x))`` plus, with ``embed``,
+    the projection <embed(y), phi(x)> (Miyato & Koyama 2018)."""
+    h = features.sum(dim=(2, 3))
+    out = linear(h).squeeze(1)
+    if embed is not None:
+        if labels is None:
+            raise ValueError(f"this network is conditional on {embed.num_embeddings} classes: pass labels")
+        out = out + (embed(labels.long()) * h).sum(1)
+    return out
+
+
 class ResNetGenerator(nn.Module):
     """z -> linear 4x4 -> up-sampling residual blocks to S x S -> BN-ReLU-conv3-tanh.
 
@@ -96,10 +108,4 @@ class ResNetDiscriminator(nn.Module):
         self.embed = nn.Embedding(num_classes, features) if num_classes > 0 else None
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
-        h = F.relu(self.blocks(x)).sum(dim=(2, 3))
-        out = self.linear(h).squeeze(1)
-        if self.embed is not None:
-            if labels is None:
-                raise ValueError(f"this network is conditional on {self.num_classes} classes: pass labels")
-            out = out + (self.embed(labels.long()) * h).sum(1)
-        return out
+        return projection_logits(F.relu(self.blocks(x)), self.linear, self.embed, labels)
