@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/lit-gans fit --config configs/quickstart.yaml
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 tests --durations=15
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 tests --durations=15
 
 bench: $(STAMP)  # every benchmark, one after the other (about an hour on 2 CPU cores)
 	for script in ddp_overhead throughput metric_cost time_to_quality toy_quality stacked_digits; do \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,6 +11,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # test helpers (fakedata) import without a package
+
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # two test workers on two cores: more than one torch thread each oversubscribes the cores, and spinning
+    # OpenMP threads then make small convolutions many times slower; subprocesses (CLI, DDP) inherit it
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
