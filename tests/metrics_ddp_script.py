@@ -10,6 +10,7 @@ import sys
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from gloo_procs import leave
 
 
 def data() -> tuple[torch.Tensor, torch.Tensor]:
@@ -25,7 +26,7 @@ def data() -> tuple[torch.Tensor, torch.Tensor]:
 def evaluate(rank: int, world: int, out: str) -> None:
     torch.set_num_threads(1)
     if world > 1:
-        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=os.environ.get("TEST_PORT", "29533"))
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=os.environ["TEST_PORT"])
         dist.init_process_group("gloo", rank=rank, world_size=world)
     from lit_gans.metrics.evaluator import Evaluator, rank_share
     from lit_gans.metrics.features import feature_network
@@ -39,9 +40,7 @@ def evaluate(rank: int, world: int, out: str) -> None:
     if rank == 0:
         with open(out, "w") as f:
             json.dump(values, f)
-    if world > 1:
-        dist.barrier()  # no rank tears gloo down while its peer is still in a collective (abort otherwise)
-        dist.destroy_process_group()
+    leave(world)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from lit_gans.checkpoints import load_family
 from lit_gans.errors import ConfigError
 from lit_gans.families import DCGAN
 from lit_gans.specs import build
+from gloo_procs import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -276,22 +276,21 @@ def test_ada_argument_errors_name_the_fix():
 _DDP_WORKER = """
 import json, sys, torch, torch.distributed as dist
 from lit_gans.augment import ADA
+from gloo_procs import leave
 dist.init_process_group("gloo")
 rank = dist.get_rank()
 ada = ADA(speed_kimg=1.0, interval=2)
 for _ in range(2):
     logs = ada.observe(torch.ones(8) if rank == 0 else torch.tensor([1.0, -1.0, -1.0, -1.0] * 2))
 print(json.dumps({"p": ada.p.item(), "rt": float(logs["augment/rt"])}))
-dist.destroy_process_group()
+leave(2)
 """
 
 
 @pytest.mark.slow
 def test_ada_sums_the_signs_of_every_process_so_every_rank_gets_the_same_p():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1",
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}", "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1",
            "MASTER_PORT": str(port), "WORLD_SIZE": "2"}
     ranks = [subprocess.Popen([sys.executable, "-c", _DDP_WORKER], env={**env, "RANK": str(rank)},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in range(2)]

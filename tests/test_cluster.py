@@ -25,7 +25,6 @@ import importlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ import pytest
 import torch
 
 from cli_run import CLI, cli_env
+from gloo_procs import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -52,12 +52,6 @@ _LAUNCH_VARS = (
     "MASTER_ADDR", "MASTER_PORT", "NODE_RANK", "GROUP_RANK", "LOCAL_RANK", "RANK", "WORLD_SIZE",
     "LOCAL_WORLD_SIZE", "PL_GLOBAL_SEED",
 )
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def launch_env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -31,6 +31,7 @@ from lit_gans.metrics import DataEvaluation, ModelEvaluation  # noqa: E402
 from lit_gans.metrics.codes import class_accuracies, class_accuracy  # noqa: E402
 from lit_gans.metrics.evaluator import Evaluator  # noqa: E402
 from lit_gans.metrics.features import feature_network  # noqa: E402
+from gloo_procs import free_port, leave  # noqa: E402
 
 CONDITIONAL_KEYS = {"digits/intra_fid", "digits/class_accuracy"}
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -262,7 +263,7 @@ def test_an_unconditional_grid_is_unchanged(dm, tmp_path):
 # ---------------------------------------------------------------------- DDP
 @pytest.mark.slow
 def test_two_gloo_processes_agree_on_the_class_conditional_metrics(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(HERE.parent), "OMP_NUM_THREADS": "1", "TEST_PORT": "29547"}
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent), "OMP_NUM_THREADS": "1", "TEST_PORT": str(free_port())}
     values = {}
     for world in (1, 2):
         out = tmp_path / f"world{world}.json"
@@ -286,7 +287,7 @@ def _ddp_rank(rank: int, world: int, out: str) -> None:
 
     torch.set_num_threads(1)
     if world > 1:
-        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=os.environ.get("TEST_PORT", "29547"))
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=os.environ["TEST_PORT"])
         dist.init_process_group("gloo", rank=rank, world_size=world)
     from lit_gans.metrics.evaluator import rank_share
 
@@ -319,9 +320,7 @@ def _ddp_rank(rank: int, world: int, out: str) -> None:
         gathered = [report]
     if rank == 0:
         Path(out).write_text(json.dumps({"shares": shares, "ranks": gathered}))
-    if world > 1:
-        dist.barrier()
-        dist.destroy_process_group()
+    leave(world)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ from unittest import mock
 import pytest
 import torch
 
+from gloo_procs import free_port
+
 from datamodules.base import GANDataModule, TensorBatches
 from datamodules.digits import load_digit_images
 from lit_gans.errors import ConfigError
@@ -137,7 +139,7 @@ def test_pacgan_mode_coverage_on_hand_made_points(points, modes, high_quality, k
 
 @pytest.mark.slow
 def test_two_gloo_processes_give_the_single_process_values(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(HERE.parent), "OMP_NUM_THREADS": "1", "TEST_PORT": "29541"}
+    env = {**os.environ, "PYTHONPATH": str(HERE.parent), "OMP_NUM_THREADS": "1", "TEST_PORT": str(free_port())}
     values = {}
     for world in (1, 2):
         out = tmp_path / f"world{world}.json"
