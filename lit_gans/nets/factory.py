@@ -10,12 +10,14 @@ from lit_gans.errors import ConfigError
 from lit_gans.nets.biggan import BigGANDiscriminator, BigGANGenerator
 from lit_gans.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from lit_gans.nets.mlp import MLPDiscriminator, MLPGenerator
+from lit_gans.nets.progan import ProGANDiscriminator, ProGANGenerator
 from lit_gans.nets.resnet import ResNetDiscriminator, ResNetGenerator
 
-Architecture = Literal["mlp", "dcgan", "resnet", "biggan"]
+Architecture = Literal["mlp", "dcgan", "resnet", "biggan", "progan"]
 
-# default widths: PacGAN's 2-D MLPs (G 4x400, D 3x200), DCGAN's 64 features, SNGAN's and cGAN-PD's 256/128 channels
-DEFAULT_WIDTHS = {"mlp": (400, 200), "dcgan": (64, 64), "resnet": (256, 128), "biggan": (256, 128)}
+# default widths: PacGAN's 2-D MLPs (G 4x400, D 3x200), DCGAN's 64 features, SNGAN's and cGAN-PD's 256/128 channels,
+# ProGAN's 512 channels up to 32 px
+DEFAULT_WIDTHS = {"mlp": (400, 200), "dcgan": (64, 64), "resnet": (256, 128), "biggan": (256, 128), "progan": (512, 512)}
 
 
 def build_networks(
@@ -57,6 +59,11 @@ def build_networks(
         return (
             BigGANGenerator(latent_dim, shape, features=g_width, num_classes=num_classes),
             BigGANDiscriminator(d_in, features=d_width, num_classes=d_classes),
+        )
+    if architecture == "progan":  # growing networks: the family sets their stage (lit_gans.families.ProGAN)
+        return (
+            ProGANGenerator(latent_dim, shape, width=g_width, num_classes=num_classes),
+            ProGANDiscriminator(d_in, width=d_width, num_classes=d_classes),
         )
     return (
         ResNetGenerator(latent_dim, shape, features=g_width, num_classes=num_classes),
