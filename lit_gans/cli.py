@@ -179,10 +179,26 @@ def _check_truncation_option(truncation: Optional[float], model: Optional[Advers
                            "noise U(-1, 1), and truncation applies to normal noise only; leave --truncation out")
 
 
+PSI_HELP = ("truncate w towards its tracked average by PSI (StyleGAN checkpoints: truncation in W; 1 keeps w, "
+            "0.7 is StyleGAN's, 0 gives the average image)")
+
+
+def _check_psi_option(psi: Optional[float], model: Optional[AdversarialModule] = None) -> None:
+    """One line for a ``--psi`` that cannot work: negative, or a model without a style-based generator."""
+    if psi is None:
+        return
+    if not 0 <= psi < float("inf"):
+        raise LitGansError(f"--psi {psi} must be a number >= 0 (1 keeps w as it is), e.g. --psi 0.7")
+    if model is not None and not hasattr(model.network("generator"), "mapping"):
+        raise LitGansError(f"--psi truncates w, and {type(model).__name__} has no mapping network (StyleGAN has); "
+                           "use --truncation to truncate z")
+
+
 def sample_main(argv: Sequence[str]) -> int:
     """``lit-gans sample``: a grid (or a 2-D scatter, or a .pt tensor) from a checkpoint."""
     from lit_gans.checkpoints import load_family
     from lit_gans.plotting import save_samples
+    from lit_gans.sampling import Truncated
 
     parser = argparse.ArgumentParser(prog="lit-gans sample", description=sample_main.__doc__)
     parser.add_argument("--ckpt", required=True, help="a lit-gans checkpoint (.ckpt)")
@@ -196,9 +212,11 @@ def sample_main(argv: Sequence[str]) -> int:
     parser.add_argument("--truncation", type=float, default=None, metavar="T",
                         help="draw z truncated at T (BigGAN's truncation trick: every entry within [-T, T]; "
                              "smaller T, less varied but more typical samples), e.g. 0.5; normal noise only")
+    parser.add_argument("--psi", type=float, default=None, help=PSI_HELP)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(list(argv))
     _check_truncation_option(args.truncation)
+    _check_psi_option(args.psi)
     if args.n < 1:
         raise LitGansError(f"--n {args.n} must be at least 1")
     if args.nrow < 1:
@@ -206,6 +224,7 @@ def sample_main(argv: Sequence[str]) -> int:
     device = available_device(args.device)
     model = load_family(args.ckpt, map_location=device)
     _check_truncation_option(args.truncation, model)
+    _check_psi_option(args.psi, model)
     labels: Optional[torch.Tensor] = None
     if args.labels:
         try:
@@ -223,8 +242,9 @@ def sample_main(argv: Sequence[str]) -> int:
         except ValueError:
             raise LitGansError(f"--codes {args.codes!r} must be comma-separated code values, e.g. 0,1,2") from None
         latent.codes[:, 0] = given.repeat(args.n // len(given) + 1)[: args.n].to(latent.codes.device)
-    samples = model.sample(args.n, labels=labels, codes=latent.codes, z=latent.z, continuous=latent.continuous,
-                           ema=not args.no_ema).float().cpu()
+    sampled = model if args.psi is None else Truncated(model, psi=args.psi)
+    samples = sampled.sample(args.n, labels=labels, codes=latent.codes, z=latent.z, continuous=latent.continuous,
+                             ema=not args.no_ema).float().cpu()
     _refuse_diverged(model, args.ckpt, ema=not args.no_ema, samples=samples)
     out = output_file(args.out)
     if out.suffix == ".pt":
@@ -233,6 +253,7 @@ def sample_main(argv: Sequence[str]) -> int:
         save_samples(samples, out, nrow=args.nrow, reference=None)
     which = "EMA generator" if (model.ema_generator is not None and not args.no_ema) else "generator"
     truncated = f", z truncated at {args.truncation:g}" if args.truncation is not None else ""
+    truncated += f", w truncated by psi {args.psi:g}" if args.psi is not None else ""
     print(f"wrote {args.n} samples of {type(model).__name__} (g_step {model.g_step}, {which}{truncated}) to {out}")
     return 0
 
@@ -261,13 +282,25 @@ def evaluate_main(argv: Sequence[str]) -> int:
                         help="evaluate samples of z truncated at T (BigGAN's truncation trick: every entry within "
                              "[-T, T]), e.g. 0.5; normal noise only")
     parser.add_argument("--out", default=None,
-                        help="JSON output (default: <checkpoint>.metrics.json; with --truncation T, <checkpoint>.truncT.metrics.json)")
+                        help="JSON output (default: <checkpoint>.metrics.json; with --truncation T, <checkpoint>.truncT.metrics.json; "
+                             "with --psi P, <checkpoint>.psiP.metrics.json)")
+    parser.add_argument("--psi", type=float, default=None, help=PSI_HELP)
+    parser.add_argument("--ppl", default=None, metavar="SPACES",
+                        help="also the perceptual path length in z and/or w (StyleGAN), e.g. --ppl z,w, over --ppl-samples pairs, "
+                             "measured in the feature network of the other metrics (not comparable with VGG-based figures); "
+                             "always untruncated")
+    parser.add_argument("--ppl-samples", type=int, default=2000, help="pairs of latents for --ppl (default 2,000)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(list(argv))
     _check_truncation_option(args.truncation)
+    _check_psi_option(args.psi)
+    spaces = [s.strip() for s in (args.ppl or "").split(",") if s.strip()]
+    if any(space not in ("z", "w") for space in spaces) or args.ppl_samples < 1:
+        raise LitGansError(f"--ppl {args.ppl} must list z and/or w (e.g. --ppl z,w) and --ppl-samples {args.ppl_samples} be >= 1")
     device = available_device(args.device)
     model = load_family(args.ckpt, map_location=device)
     _check_truncation_option(args.truncation, model)
+    _check_psi_option(args.psi, model)
     recorded = torch.load(args.ckpt, map_location="cpu", weights_only=True).get("lit_gans", {}).get("datamodule")
     if not recorded:
         raise LitGansError(f"checkpoint {args.ckpt} does not record its data (written before lit-gans 0.2); retrain or resume it once to record it")
@@ -286,17 +319,33 @@ def evaluate_main(argv: Sequence[str]) -> int:
     if not evaluation.metrics:
         raise LitGansError(f"no metric applies to {class_name}; pass --metrics and, for images, --feature")
     # what the metrics sample from: the model, or the model drawing truncated z
-    sampled = model if args.truncation is None else Truncated(model, args.truncation)
+    sampled = model if args.truncation is None and args.psi is None else Truncated(model, args.truncation, args.psi)
     torch.manual_seed(args.seed)  # a probe batch, before the real-data statistics are computed
     _refuse_diverged(model, args.ckpt, ema=True, samples=sampled.sample(min(args.n_samples, 256)).float())
-    suffix = ".metrics.json" if args.truncation is None else f".trunc{args.truncation:g}.metrics.json"
+    suffix = "" if args.truncation is None else f".trunc{args.truncation:g}"
+    suffix += "" if args.psi is None else f".psi{args.psi:g}"
+    suffix += ".metrics.json"
     out = output_file(args.out) if args.out else Path(args.ckpt).with_suffix(suffix)
     start = time.perf_counter()
     evaluation.prepare(model.device)
     values = evaluation.evaluate(sampled, seed=args.seed)
+    if spaces:
+        from lit_gans.metrics.features import feature_network
+        from lit_gans.metrics.ppl import perceptual_path_length
+
+        if evaluation.feature is None:
+            raise LitGansError(f"--ppl needs images judged by a feature network; {class_name} has none")
+        features = feature_network(evaluation.feature, args.inception_weights).to(model.device)
+        for space in spaces:
+            try:
+                ppl = perceptual_path_length(model, features, space, n_samples=args.ppl_samples, seed=args.seed)
+            except ConfigError as err:
+                raise LitGansError(f"--ppl {space}: {err}") from None
+            values.update({f"{evaluation.feature}/{key}_{space}": value for key, value in ppl.items()})
     seconds = time.perf_counter() - start
     which = "generator" if model.ema_generator is None else "EMA generator"
     truncated = f", z truncated at {args.truncation:g}" if args.truncation is not None else ""
+    truncated += f", w truncated by psi {args.psi:g}" if args.psi is not None else ""
     print(f"{type(model).__name__} at g_step {model.g_step} ({which}{truncated}), {args.n_samples} samples, {class_name}, {seconds:.1f} s")
     width = max(len(k) for k in values)
     print(f"{'metric':<{width}}  value")
@@ -305,7 +354,7 @@ def evaluate_main(argv: Sequence[str]) -> int:
     report = {
         "checkpoint": str(args.ckpt), "family": type(model).__name__, "g_step": model.g_step, "generator": which,
         "data": recorded, "feature": evaluation.feature, "n_samples": args.n_samples, "seed": args.seed,
-        "truncation": args.truncation, "seconds": seconds, "metrics": values,
+        "truncation": args.truncation, "psi": args.psi, "seconds": seconds, "metrics": values,
     }
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")

@@ -127,7 +127,8 @@ class PathLength(Penalty):
     """StyleGAN2's path-length regulariser (Karras et al. 2020, eq. 4): ``weight * E[(||J^T y||_2 - a)^2]``
     where J is the Jacobian of the generator at its input vector, y random image noise scaled by
     1/sqrt(pixels) and ``a`` a running mean of the lengths (decay 0.01). Applied lazily (``every: 4``)
-    with the paper's weight 2. For generators without a mapping network the input vector plays w's role.
+    with the paper's weight 2. In W for a generator with ``mapping`` and ``synthesis`` (StyleGAN: one w per
+    layer, the squared lengths averaged over layers); for others the input vector plays w's role.
     The batch is shrunk by ``batch_shrink`` as StyleGAN2 does (2)."""
 
     name = "path_length"
@@ -143,12 +144,20 @@ class PathLength(Penalty):
 
     def forward(self, module: Any, out: Any, batch: Any) -> Tensor:
         latent = out.latent[: max(1, len(out.latent) // self.batch_shrink)]
-        w = module.latent_spec.assemble(latent).detach().requires_grad_(True)
-        fake = module.network("generator")(w, latent.labels)
+        generator = module.network("generator")
+        z = module.latent_spec.assemble(latent)
+        if hasattr(generator, "mapping") and hasattr(generator, "synthesis"):  # a style-based generator: in W
+            w = generator.mapping(z, num_ws=generator.num_ws)  # [N, layers, w_dim]; the mapping learns from it too
+            w = w if w.requires_grad else w.detach().requires_grad_(True)  # a frozen mapping: w is the leaf
+            fake = generator.synthesis(w)
+        else:
+            w = z.detach().requires_grad_(True)
+            fake = generator(w, latent.labels)
         pixels = fake[0].numel() / fake.shape[1] if fake.dim() > 2 else 1
         noise = torch.randn_like(fake) / math.sqrt(pixels)
         (grad,) = torch.autograd.grad((fake * noise).sum(), w, create_graph=True)
-        lengths = grad.float().pow(2).sum(1).sqrt()
+        # the length of J^T y; with one w per layer, its square averaged over the layers (as StyleGAN2 does)
+        lengths = grad.float().pow(2).sum(-1).mean(-1).sqrt() if grad.dim() == 3 else grad.float().pow(2).sum(1).sqrt()
         with torch.no_grad():
             self.mean.lerp_(lengths.mean(), self.decay)
         return (lengths - self.mean).pow(2).mean()

@@ -19,6 +19,10 @@ class Sampling:
     """``sample``, ``generate`` and the fixed latent batch (buffers ``fixed_z``, ``fixed_labels`` and, when
     the spec has codes, ``fixed_codes``/``fixed_continuous``) of a family."""
 
+    #: clamp samples to [-1, 1]: for generators with a linear output (ProGAN, StyleGAN), whose critic sees the
+    #: raw images in training while grids, metrics and ``lit-gans sample`` need images in range
+    clamp_samples: bool = False
+
     def register_fixed_latent(self, n: int, seed: int) -> None:
         """Draw the run's fixed latent batch (``n`` samples from ``seed``) into buffers, so checkpoints keep it."""
         fixed = self.latent_spec.fixed(n, seed)
@@ -68,7 +72,8 @@ class Sampling:
         was_training = net.training
         net.eval()
         try:
-            return self.generate(latent, net)
+            samples = self.generate(latent, net)
+            return samples.clamp(-1, 1) if self.clamp_samples else samples
         finally:
             net.train(was_training)
 
@@ -78,16 +83,20 @@ class Sampling:
 
 
 class Truncated:
-    """A family whose ``sample`` draws z truncated at ``truncation``, for code that calls ``sample(n)``
-    (``ModelEvaluation``, ``lit-gans evaluate --truncation``); every other attribute (``device``,
-    ``latent_spec``, ``g_step``...) is the family's."""
+    """A family whose ``sample`` draws z truncated at ``truncation`` and/or, for StyleGAN, truncates w by
+    ``psi`` (``StyleGAN.sample``), for code that calls ``sample(n)`` (``ModelEvaluation``, ``lit-gans evaluate
+    --truncation/--psi``); every other attribute (``device``, ``latent_spec``, ``g_step``...) is the family's."""
 
-    def __init__(self, module: Any, truncation: float):
-        module.latent_spec.check_truncation(truncation)
-        self.module, self.truncation = module, truncation
+    def __init__(self, module: Any, truncation: Optional[float] = None, psi: Optional[float] = None):
+        if truncation is not None:
+            module.latent_spec.check_truncation(truncation)
+        self.module, self.truncation, self.psi = module, truncation, psi
 
     def sample(self, n: int, *args: Any, **kwargs: Any) -> Tensor:
-        kwargs.setdefault("truncation", self.truncation)
+        if self.truncation is not None:
+            kwargs.setdefault("truncation", self.truncation)
+        if self.psi is not None:
+            kwargs.setdefault("psi", self.psi)
         return self.module.sample(n, *args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -96,7 +105,7 @@ class Truncated:
         return getattr(self.module, name)
 
     def __repr__(self) -> str:
-        return f"Truncated({type(self.module).__name__}, truncation={self.truncation})"
+        return f"Truncated({type(self.module).__name__}, truncation={self.truncation}, psi={self.psi})"
 
 
 __all__ = ["Sampling", "Truncated"]

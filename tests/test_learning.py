@@ -38,6 +38,7 @@ DIGITS_RUNS = {
     "BigGAN": dict(g_width=16, d_width=16, shared_embedding=16, max_g_steps=200, ema_decay=None,
                    g_optimizer=adam(2e-4, (0.0, 0.999))),
     # grows 4 -> 8 -> 16 px within the first 78 of its 200 steps (fades of 1,000 images; the config: 32,000)
+    "StyleGAN": dict(g_width=16, d_width=16, latent_dim=32, w_dim=32, mapping_layers=2, max_g_steps=200, ema_decay=None),
     "ProGAN": dict(g_width=16, d_width=16, latent_dim=64, max_g_steps=200, ema_decay=None, fade_images=1000,
                    stable_images=1000),
 }

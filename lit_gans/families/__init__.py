@@ -13,9 +13,10 @@ from lit_gans.families.lsgan import LSGAN
 from lit_gans.families.progan import ProGAN
 from lit_gans.families.sagan import SAGAN
 from lit_gans.families.sngan import SNGAN
+from lit_gans.families.stylegan import StyleGAN
 from lit_gans.families.wgan import WGAN
 from lit_gans.families.wgan_gp import WGANGP
 
-FAMILIES = {cls.__name__: cls for cls in (GAN, DCGAN, WGAN, WGANGP, LSGAN, SNGAN, CGAN, DeLiGAN, ACGAN, InfoGAN, CGANPD, SAGAN, BigGAN, ProGAN)}
+FAMILIES = {cls.__name__: cls for cls in (GAN, DCGAN, WGAN, WGANGP, LSGAN, SNGAN, CGAN, DeLiGAN, ACGAN, InfoGAN, CGANPD, SAGAN, BigGAN, ProGAN, StyleGAN)}
 
-__all__ = ["ACGAN", "FAMILIES", "AdversarialModule", "BigGAN", "CGAN", "CGANPD", "DCGAN", "DeLiGAN", "GAN", "InfoGAN", "LSGAN", "ProGAN", "SAGAN", "SNGAN", "WGAN", "WGANGP"]
+__all__ = ["ACGAN", "FAMILIES", "AdversarialModule", "BigGAN", "CGAN", "CGANPD", "DCGAN", "DeLiGAN", "GAN", "InfoGAN", "LSGAN", "ProGAN", "SAGAN", "SNGAN", "StyleGAN", "WGAN", "WGANGP"]

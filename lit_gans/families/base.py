@@ -69,12 +69,12 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
     Args:
         data_shape: shape of one sample, linked from the DataModule.
         num_classes: classes in the data, linked from the DataModule (0 when unlabelled).
-        architecture: networks from ``lit_gans.nets``: ``mlp``, ``dcgan``, ``resnet``, ``biggan`` or ``progan``
-            (growing networks; ``ProGAN`` sets their stage).
+        architecture: networks from ``lit_gans.nets``: ``mlp``, ``dcgan``, ``resnet``, ``biggan``, ``progan``
+            (growing networks; ``ProGAN`` sets their stage) or ``stylegan``.
         latent_dim: size of z.
         g_width: generator width (MLP units, DCGAN features, ResNet channels); None takes the
-            architecture's default (400, 64, 256, 256, 512).
-        d_width: discriminator width; None takes the architecture's default (200, 64, 128, 128, 512).
+            architecture's default (400, 64, 256, 256, 512, 512).
+        d_width: discriminator width; None takes the architecture's default (200, 64, 128, 128, 512, 512).
         d_batch_norm: batch norm in the DCGAN discriminator (off for gradient penalties).
         conditional: condition both networks on class labels (cGAN).
         objective: ``minimax``, ``non_saturating``, ``wasserstein``, ``least_squares`` or ``hinge``.

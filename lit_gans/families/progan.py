@@ -38,9 +38,12 @@ class ProGAN(AdversarialModule):
             (the paper's 600,000); the last resolution trains on for the rest of the run.
         reset_optimizers: clear both optimizers' moments when a fade starts or ends.
         penalties: None takes the paper's drift term, ``[Drift(0.001)]``; a list replaces it.
+        d_batch_norm: unused (the critic has no normalisation); kept so saved hyperparameters load.
         kwargs: the loop's other arguments (``AdversarialModule``); ``g_width``/``d_width`` are the channels up
             to 32 px (the paper's 512), halved per doubling above.
     """
+
+    clamp_samples = True  # linear output (``lit_gans.sampling.Sampling``)
 
     def __init__(
         self,
@@ -57,6 +60,7 @@ class ProGAN(AdversarialModule):
         g_optimizer: Optional[OptimizerCallable] = None,
         d_optimizer: Optional[OptimizerCallable] = None,
         ema_decay: Optional[float] = 0.999,
+        d_batch_norm: bool = False,
         **kwargs: Any,
     ):
         if architecture != "progan":
@@ -67,7 +71,7 @@ class ProGAN(AdversarialModule):
         super().__init__(
             architecture=architecture, objective=objective, gradient_penalty=gradient_penalty,
             penalties=[Drift(0.001)] if penalties is None else penalties, n_critic=n_critic,
-            g_width=g_width, d_width=d_width, d_batch_norm=False,
+            g_width=g_width, d_width=d_width, d_batch_norm=d_batch_norm,
             g_optimizer=g_optimizer or adam(1e-3, (0.0, 0.99)), d_optimizer=d_optimizer or adam(1e-3, (0.0, 0.99)),
             ema_decay=ema_decay, **kwargs,
         )

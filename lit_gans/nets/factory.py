@@ -12,12 +12,14 @@ from lit_gans.nets.dcgan import DCGANDiscriminator, DCGANGenerator
 from lit_gans.nets.mlp import MLPDiscriminator, MLPGenerator
 from lit_gans.nets.progan import ProGANDiscriminator, ProGANGenerator
 from lit_gans.nets.resnet import ResNetDiscriminator, ResNetGenerator
+from lit_gans.nets.stylegan import StyleGANDiscriminator, StyleGANGenerator
 
-Architecture = Literal["mlp", "dcgan", "resnet", "biggan", "progan"]
+Architecture = Literal["mlp", "dcgan", "resnet", "biggan", "progan", "stylegan"]
 
 # default widths: PacGAN's 2-D MLPs (G 4x400, D 3x200), DCGAN's 64 features, SNGAN's and cGAN-PD's 256/128 channels,
-# ProGAN's 512 channels up to 32 px
-DEFAULT_WIDTHS = {"mlp": (400, 200), "dcgan": (64, 64), "resnet": (256, 128), "biggan": (256, 128), "progan": (512, 512)}
+# ProGAN's and StyleGAN's 512 channels up to 32 px
+DEFAULT_WIDTHS = {"mlp": (400, 200), "dcgan": (64, 64), "resnet": (256, 128), "biggan": (256, 128), "progan": (512, 512),
+                  "stylegan": (512, 512)}
 
 
 def build_networks(
@@ -64,6 +66,11 @@ def build_networks(
         return (
             ProGANGenerator(latent_dim, shape, width=g_width, num_classes=num_classes),
             ProGANDiscriminator(d_in, width=d_width, num_classes=d_classes),
+        )
+    if architecture == "stylegan":  # StyleGAN2's networks with their defaults (the StyleGAN family sets the rest)
+        return (
+            StyleGANGenerator(latent_dim, shape, width=g_width, num_classes=num_classes),
+            StyleGANDiscriminator(d_in, width=d_width, num_classes=d_classes),
         )
     return (
         ResNetGenerator(latent_dim, shape, features=g_width, num_classes=num_classes),

@@ -305,9 +305,15 @@ class StyleGANGenerator(nn.Module):
         self.mapping = MappingNetwork(latent_dim, w_dim, mapping_layers, mapping_lr_mul, w_avg_beta)
         self.synthesis = SynthesisNetwork(w_dim, data_shape, width, style)
         self.num_ws = self.synthesis.num_ws
+        self.truncation_psi: float = 1.0
+        self.truncation_cutoff: Optional[int] = None
 
-    def forward(self, z: Tensor, labels: Optional[Tensor] = None, *, psi: float = 1.0, cutoff: Optional[int] = None,
-                noise_mode: str = "random") -> Tensor:
+    def forward(self, z: Tensor, labels: Optional[Tensor] = None, *, psi: Optional[float] = None,
+                cutoff: Optional[int] = None, noise_mode: str = "random") -> Tensor:
+        """Images for ``z``; ``psi``/``cutoff`` default to the attributes ``truncation_psi`` (1: none) and
+        ``truncation_cutoff`` (None: every layer), which sampling code sets for the callers that pass only z."""
+        if psi is None:
+            psi, cutoff = self.truncation_psi, self.truncation_cutoff if cutoff is None else cutoff
         ws = self.mapping(z, psi, cutoff, self.num_ws, update_w_avg=self.training)
         if self.training and self.mixing_prob > 0 and torch.rand(()).item() < self.mixing_prob:
             crossover = int(torch.randint(1, self.num_ws, ()).item())
