@@ -205,3 +205,21 @@ def test_a_run_resumed_inside_a_fade_is_identical_to_an_uninterrupted_one(tmp_pa
         for index, state in mine["state"].items():
             for name, value in state.items():
                 assert torch.equal(value, theirs["state"][index][name]), (index, name)
+
+
+@pytest.mark.slow
+def test_two_processes_grow_together_and_count_the_images_of_both(tmp_path):
+    """``lit-gans fit`` on two gloo processes with the default callbacks: growth follows the images of both
+    ranks (2 x 64 a step), blocks not yet grown hold unused parameters (DDP's detection is on), and the
+    checkpoint records the stage both ranks ran at."""
+    result = lit_gans(
+        "fit", "--config", str(ROOT / "configs" / "progan" / "digits.yaml"), "--trainer.accelerator", "cpu",
+        "--trainer.devices", "2", "--trainer.strategy", "ddp", "--model.init_args.g_width", "8", "--model.init_args.d_width", "8",
+        "--model.init_args.latent_dim", "16", "--model.init_args.fade_images", "256", "--model.init_args.stable_images", "256",
+        "--model.init_args.max_g_steps", "4", "--samples.every_n_g_steps", "2", "--metrics.n_samples", "100",
+        "--trainer.enable_progress_bar", "false", "--checkpoint.dirpath", "ckpt", cwd=tmp_path, timeout=200,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert saved["lit_gans"]["images_seen"] == 4 * 2 * 64
+    assert float(saved["state_dict"]["generator.stage"]) == pytest.approx(0.5)  # step 4 ran at 384 images: (384 - 256) / 256

@@ -108,18 +108,21 @@ def test_truncation_in_w_moves_samples_towards_the_average_image():
         model.sample(2, psi=-1)
 
 
-def test_style_mixing_grid_takes_coarse_styles_from_rows_and_the_rest_from_columns():
+def test_style_mixing_grid_takes_the_chosen_layers_from_rows_and_the_rest_from_columns():
     torch.manual_seed(0)
     model = small(ema_decay=None)
     generator = model.network("generator")
     rows, columns = torch.randn(2, 16), torch.randn(3, 16)
-    grid = model.style_mixing(list(rows), list(columns), crossover=2)
+    grid = model.style_mixing(list(rows), list(columns), layers=(2, 4))  # the middle styles of 16 px (6 layers)
     assert grid.shape == (6, 1, 16, 16)
     generator.eval()
     with torch.no_grad():
-        ws_row, ws_col = generator.mapping(rows[1:2], num_ws=generator.num_ws), generator.mapping(columns[2:3], num_ws=generator.num_ws)
-        by_hand = generator.synthesis(torch.cat([ws_row[:, :2], ws_col[:, 2:]], dim=1), "const")
+        ws_row, ws_col = (generator.mapping(z, num_ws=generator.num_ws) for z in (rows[1:2], columns[2:3]))
+        mixed = torch.cat([ws_col[:, :2], ws_row[:, 2:4], ws_col[:, 4:]], dim=1)
+        by_hand = generator.synthesis(mixed, "const").clamp(-1, 1)
     assert torch.allclose(grid[5], by_hand[0], atol=1e-6)  # row 1, column 2
+    with pytest.raises(ConfigError, match=r"layers=\(4, 9\) must be \(start, stop\) with 0 <= start < stop <= 6"):
+        model.style_mixing(list(rows), list(columns), layers=(4, 9))
 
 
 # ---------------------------------------------------------------------- perceptual path length

@@ -154,18 +154,24 @@ class StyleGAN(AdversarialModule):
         with self.truncated(psi, cutoff):
             return super().sample(n, *args, **kwargs)
 
-    def style_mixing(self, rows: Sequence[Tensor], columns: Sequence[Tensor], crossover: int, ema: bool = True) -> Tensor:
+    def style_mixing(self, rows: Sequence[Tensor], columns: Sequence[Tensor], layers: tuple[int, int],
+                     ema: bool = True) -> Tensor:
         """StyleGAN's figure 3 as a tensor ``[len(rows) * len(columns), C, S, S]``: the image of row i, column j
-        takes its first ``crossover`` layers' styles (coarse ones for a small crossover) from ``rows[i]`` and the
-        rest from ``columns[j]``; each entry is one z of shape ``[latent_dim]``."""
+        takes the styles of ``layers = (start, stop)`` from ``rows[i]`` and every other layer's from
+        ``columns[j]``; each entry is one z of shape ``[latent_dim]``. Of ``num_ws`` layers, the first two
+        (4x4) are the coarse styles (pose, shape), the last ones the fine styles (texture, colour)."""
         net = self.sampling_generator if ema else self.network("generator")
+        start, stop = layers
+        if not 0 <= start < stop <= net.num_ws:
+            raise ConfigError(f"layers={tuple(layers)} must be (start, stop) with 0 <= start < stop <= {net.num_ws}")
         was_training = net.training
         net.eval()
         try:
             with torch.no_grad():
-                a = torch.stack([r for r in rows for _ in columns]).to(self.device)
-                b = torch.stack([c for _ in rows for c in columns]).to(self.device)
-                return net.synthesis(net.styles_from([a, b], [crossover]), "const")
+                row_ws = net.mapping(torch.stack([r for r in rows for _ in columns]).to(self.device), num_ws=net.num_ws)
+                ws = net.mapping(torch.stack([c for _ in rows for c in columns]).to(self.device), num_ws=net.num_ws)
+                ws[:, start:stop] = row_ws[:, start:stop]
+                return net.synthesis(ws, "const").clamp(-1, 1)
         finally:
             net.train(was_training)
 
