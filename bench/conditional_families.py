@@ -21,39 +21,20 @@ they show is of early training.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine, markdown_table, write_results  # noqa: E402
-from runs import child_result, evaluate_checkpoint, last_lines, run_all, saved_report, timed_fit  # noqa: E402
+from common import markdown_table, write_results  # noqa: E402
+from runs import evaluate_checkpoint, family_bench_parser, run_family_bench  # noqa: E402
 
 FAMILIES = ["dcgan", "sngan", "cgan_pd", "sagan", "biggan"]
 NAMES = {"dcgan": "DCGAN", "sngan": "SNGAN", "cgan_pd": "cGAN-PD", "sagan": "SAGAN", "biggan": "BigGAN"}
 #: CIFAR-10 Inception FIDs of long GPU runs (lower is better)
 PUBLISHED = {"dcgan": "49.03 (StudioGAN)", "sngan": "13.25 (StudioGAN), 16.77 (Mimicry)", "cgan_pd": "10.84 (Mimicry)",
              "sagan": "14.01 (StudioGAN)", "biggan": "8.03 (StudioGAN)"}
-
-
-def run(family: str, args: argparse.Namespace, work: Path, lock: threading.Lock, started: float) -> dict:
-    run_dir = work / family
-    config = f"configs/{family}/fashion_mnist.yaml"
-    with lock:
-        print(f"[{(time.perf_counter() - started) / 60:5.1f} min] start {family}", flush=True)
-    overrides = ["--model.init_args.g_width", str(args.width), "--model.init_args.d_width", str(args.width)]
-    result = {"family": family, "config": config, **timed_fit(config, run_dir, args.minutes, overrides, seed=args.seed)}
-    if result["returncode"] != 0:
-        result["failed"] = last_lines(run_dir / "train.log")
-    else:
-        result.update(child_result(__file__, ["--child", str(run_dir / "ckpt" / "last.ckpt")]))
-    with lock:
-        print(f"[{(time.perf_counter() - started) / 60:5.1f} min] done {family}: "
-              f"{ {k: v for k, v in result.items() if k != 'command'} }", flush=True)
-    return result
 
 
 def report(saved: dict) -> None:
@@ -93,34 +74,13 @@ def report(saved: dict) -> None:
     write_results("conditional_families", "DCGAN, SNGAN, cGAN-PD, SAGAN and BigGAN on Fashion-MNIST at equal CPU minutes", body, saved)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=8.0, help="wall minutes of training per family (one thread)")
-    parser.add_argument("--width", type=int, default=32, help="g_width = d_width of every run")
-    parser.add_argument("--families", default=",".join(FAMILIES))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--jobs", type=int, default=2, help="runs in parallel")
-    parser.add_argument("--n-samples", type=int, default=2000)
-    parser.add_argument("--n-real", type=int, default=2000)
-    parser.add_argument("--work", default="/tmp/lit_gans_conditional_families")
-    parser.add_argument("--report", default=None, help="rebuild the table from a results .json instead of running")
-    parser.add_argument("--observations", default=None, help="with --report: a person's reading (text or a file)")
-    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        metrics = ["fid", "kid", "intra_fid"]
-        out = evaluate_checkpoint(Path(args.child), metrics=metrics, n_samples=args.n_samples, n_real=args.n_real)
-        print("RESULT " + json.dumps(out), flush=True)
-        return
-    if args.report:
-        report(saved_report(args.report, args.observations))
-        return
-    from datamodules import FashionMNISTDataModule
+def evaluate(checkpoint: Path, args: argparse.Namespace) -> dict:
+    return evaluate_checkpoint(checkpoint, metrics=["fid", "kid", "intra_fid"], n_samples=args.n_samples, n_real=args.n_real)
 
-    FashionMNISTDataModule(data_dir="data").prepare_data()  # fail early, before runs start
-    work = Path(args.work)
-    report(run_all(lambda family, lock, started: run(family, args, work, lock, started), args.families.split(","),
-                   args, work, machine(1)))
+
+def main() -> None:
+    parser = family_bench_parser(__doc__.splitlines()[0], FAMILIES, 8.0, "/tmp/lit_gans_conditional_families")
+    run_family_bench(__file__, parser.parse_args(), report, evaluate)
 
 
 if __name__ == "__main__":

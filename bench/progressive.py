@@ -17,40 +17,26 @@ Writes bench/results/progressive.md and .json.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine, markdown_table, write_results  # noqa: E402
-from runs import child_result, evaluate_checkpoint, last_lines, run_all, saved_report, timed_fit  # noqa: E402
+from common import markdown_table, write_results  # noqa: E402
+from runs import evaluate_checkpoint, family_bench_parser, run_family_bench  # noqa: E402
 
 FAMILIES = ["progan", "stylegan", "dcgan", "sngan"]
 NAMES = {"dcgan": "DCGAN", "sngan": "SNGAN", "progan": "ProGAN", "stylegan": "StyleGAN2"}
 
 
-def run(family: str, args: argparse.Namespace, work: Path, lock: threading.Lock, started: float) -> dict:
-    run_dir = work / family
-    config = f"configs/{family}/fashion_mnist.yaml"
-    with lock:
-        print(f"[{(time.perf_counter() - started) / 60:5.1f} min] start {family}", flush=True)
-    overrides = ["--model.init_args.g_width", str(args.width), "--model.init_args.d_width", str(args.width)]
-    if family == "progan":
-        overrides += ["--model.init_args.fade_images", str(args.fade_images),
-                      "--model.init_args.stable_images", str(args.stable_images), "--model.init_args.ema_decay", "null"]
-    result = {"family": family, "config": config, **timed_fit(config, run_dir, args.minutes, overrides, seed=args.seed)}
-    if result["returncode"] != 0:
-        result["failed"] = last_lines(run_dir / "train.log")
-    else:
-        result.update(child_result(__file__, ["--child", str(run_dir / "ckpt" / "last.ckpt")]))
-    with lock:
-        print(f"[{(time.perf_counter() - started) / 60:5.1f} min] done {family}: "
-              f"{ {k: v for k, v in result.items() if k != 'command'} }", flush=True)
-    return result
+def overrides(family: str, args: argparse.Namespace) -> list[str]:
+    """ProGAN's growth schedule shrunk to the budget, and its EMA off (module docstring)."""
+    if family != "progan":
+        return []
+    return ["--model.init_args.fade_images", str(args.fade_images), "--model.init_args.stable_images", str(args.stable_images),
+            "--model.init_args.ema_decay", "null"]
 
 
 def path_lengths(checkpoint: Path, feature: str, n: int) -> dict:
@@ -109,37 +95,17 @@ def report(saved: dict) -> None:
     write_results("progressive", "ProGAN and StyleGAN2 beside DCGAN and SNGAN on Fashion-MNIST at equal CPU minutes", body, saved)
 
 
+def evaluate(checkpoint: Path, args: argparse.Namespace) -> dict:
+    out = evaluate_checkpoint(checkpoint, metrics=["fid", "kid"], n_samples=args.n_samples, n_real=args.n_real)
+    return {**out, **growth(checkpoint), **path_lengths(checkpoint, out["feature"], args.ppl_samples)}
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=7.0, help="wall minutes of training per family (one thread)")
-    parser.add_argument("--width", type=int, default=32, help="g_width = d_width of every run")
-    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser = family_bench_parser(__doc__.splitlines()[0], FAMILIES, 7.0, "/tmp/lit_gans_progressive")
     parser.add_argument("--fade-images", type=int, default=2560, help="ProGAN: real images per fade")
     parser.add_argument("--stable-images", type=int, default=2560, help="ProGAN: real images per stable phase")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--jobs", type=int, default=2, help="runs in parallel")
-    parser.add_argument("--n-samples", type=int, default=2000)
-    parser.add_argument("--n-real", type=int, default=2000)
     parser.add_argument("--ppl-samples", type=int, default=2000, help="pairs of latents for the path lengths")
-    parser.add_argument("--work", default="/tmp/lit_gans_progressive")
-    parser.add_argument("--report", default=None, help="rebuild the table from a results .json instead of running")
-    parser.add_argument("--observations", default=None, help="with --report: a person's reading (text or a file)")
-    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child:
-        out = evaluate_checkpoint(Path(args.child), metrics=["fid", "kid"], n_samples=args.n_samples, n_real=args.n_real)
-        extra = {**growth(Path(args.child)), **path_lengths(Path(args.child), out["feature"], args.ppl_samples)}
-        print("RESULT " + json.dumps({**out, **extra}), flush=True)
-        return
-    if args.report:
-        report(saved_report(args.report, args.observations))
-        return
-    from datamodules import FashionMNISTDataModule
-
-    FashionMNISTDataModule(data_dir="data").prepare_data()  # fail early, before runs start
-    work = Path(args.work)
-    report(run_all(lambda family, lock, started: run(family, args, work, lock, started), args.families.split(","),
-                   args, work, machine(1)))
+    run_family_bench(__file__, parser.parse_args(), report, evaluate, overrides)
 
 
 if __name__ == "__main__":

@@ -151,3 +151,62 @@ def unpadded(classifier: Any, recorded: dict[str, Any]) -> Any:
 
 __all__ = ["child_result", "datamodule_of", "evaluate_checkpoint", "last_lines", "lit_gans", "one_thread_env", "run_all",
            "saved_report", "timed_fit", "unpadded"]
+
+
+# ---------------------------------------------------------------------------------------------- families at equal minutes
+def family_bench_parser(description: str, families: Sequence[str], minutes: float, work: str) -> Any:
+    """The options of a bench that trains each family's ``configs/<family>/fashion_mnist.yaml`` for the same
+    wall minutes (``run_family_bench``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--minutes", type=float, default=minutes, help="wall minutes of training per family (one thread)")
+    parser.add_argument("--width", type=int, default=32, help="g_width = d_width of every run")
+    parser.add_argument("--families", default=",".join(families))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=2, help="runs in parallel")
+    parser.add_argument("--n-samples", type=int, default=2000)
+    parser.add_argument("--n-real", type=int, default=2000)
+    parser.add_argument("--work", default=work)
+    parser.add_argument("--report", default=None, help="rebuild the table from a results .json instead of running")
+    parser.add_argument("--observations", default=None, help="with --report: a person's reading (text or a file)")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def run_family_bench(script: str, args: Any, report: Callable[[dict], None], evaluate: Callable[[Path, Any], dict],
+                     overrides: Callable[[str, Any], list[str]] = lambda family, args: []) -> None:
+    """A bench's main: as the evaluation child (``--child CKPT``: ``evaluate(ckpt, args)`` printed as the
+    ``RESULT`` line), as ``--report``, or training every family of ``args.families`` for ``args.minutes`` at
+    ``args.width`` (plus ``overrides(family, args)``), ``args.jobs`` at a time, each evaluated in a child."""
+    if args.child:
+        print("RESULT " + json.dumps(evaluate(Path(args.child), args)), flush=True)
+        return
+    if args.report:
+        report(saved_report(args.report, args.observations))
+        return
+    from datamodules import FashionMNISTDataModule
+
+    FashionMNISTDataModule(data_dir="data").prepare_data()  # fail early, before runs start
+    work = Path(args.work)
+    child_args = ["--n-samples", str(args.n_samples), "--n-real", str(args.n_real)]
+
+    def run(family: str, lock: threading.Lock, started: float) -> dict:
+        run_dir, config = work / family, f"configs/{family}/fashion_mnist.yaml"
+        with lock:
+            print(f"[{(time.perf_counter() - started) / 60:5.1f} min] start {family}", flush=True)
+        widths = ["--model.init_args.g_width", str(args.width), "--model.init_args.d_width", str(args.width)]
+        result = {"family": family, "config": config,
+                  **timed_fit(config, run_dir, args.minutes, [*widths, *overrides(family, args)], seed=args.seed)}
+        if result["returncode"] != 0:
+            result["failed"] = last_lines(run_dir / "train.log")
+        else:
+            result.update(child_result(script, ["--child", str(run_dir / "ckpt" / "last.ckpt"), *child_args]))
+        with lock:
+            print(f"[{(time.perf_counter() - started) / 60:5.1f} min] done {family}: "
+                  f"{ {k: v for k, v in result.items() if k != 'command'} }", flush=True)
+        return result
+
+    from common import machine
+
+    report(run_all(run, args.families.split(","), args, work, machine(1)))

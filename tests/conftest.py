@@ -42,6 +42,18 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+def assert_same_training_state(one: dict, two: dict) -> None:
+    """Two checkpoints hold bitwise the same weights, buffers and optimizer moments (an exact resume)."""
+    import torch
+
+    for key, value in one["state_dict"].items():
+        assert torch.equal(value, two["state_dict"][key]), key
+    for mine, theirs in zip(one["optimizer_states"], two["optimizer_states"]):
+        for index, state in mine["state"].items():
+            for name, value in state.items():
+                assert torch.equal(value, theirs["state"][index][name]), (index, name)
+
+
 def quiet_trainer(**kwargs) -> L.Trainer:
     """A Trainer without logger, progress bar, checkpoints or validation, unless asked for."""
     defaults = dict(

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from cli_run import lit_gans
-from conftest import quiet_trainer
+from conftest import assert_same_training_state, quiet_trainer
 from datamodules import DigitsDataModule
 from lit_gans.errors import ConfigError
 from lit_gans.families import ProGAN
@@ -199,12 +199,7 @@ def test_a_run_resumed_inside_a_fade_is_identical_to_an_uninterrupted_one(tmp_pa
     one, two = load("full/g0000012.ckpt"), load("resumed/g0000012.ckpt")
     assert one["lit_gans"]["images_seen"] == two["lit_gans"]["images_seen"] == 768
     assert float(one["state_dict"]["generator.stage"]) == pytest.approx(1.5)  # step 12 at 704 images: 1 + 192 / 384
-    for key, value in one["state_dict"].items():
-        assert torch.equal(value, two["state_dict"][key]), key
-    for mine, theirs in zip(one["optimizer_states"], two["optimizer_states"]):
-        for index, state in mine["state"].items():
-            for name, value in state.items():
-                assert torch.equal(value, theirs["state"][index][name]), (index, name)
+    assert_same_training_state(one, two)
 
 
 @pytest.mark.slow

@@ -58,11 +58,17 @@ def fade_images(x: Tensor, stage: float) -> Tensor:
 class _Growing(nn.Module):
     """The stage buffer with a Python copy, so a forward pass never reads it back from an accelerator."""
 
-    def _init_stage(self, stages: int) -> None:
+    def _init_stage(self, data_shape: Sequence[int], num_classes: int) -> tuple[int, int]:
+        """Check the data (square, 8 to 1024 px, unlabelled) and add the stage; returns (channels, stages)."""
+        if num_classes:
+            raise ConfigError("ProGAN's networks are unconditional: set model.conditional: false")
+        channels, self.size, log_size = power_of_two_size(data_shape, type(self).__name__, 8, 1024)
+        stages = log_size - 1
         self.max_stage = stages - 1
         self.register_buffer("stage", torch.zeros(()))
         self._stage = 0.0
         self.register_load_state_dict_post_hook(lambda module, _: module._sync_stage())
+        return channels, stages
 
     def _sync_stage(self) -> None:
         self._stage = float(self.stage)
@@ -93,11 +99,7 @@ class ProGANGenerator(_Growing):
 
     def __init__(self, latent_dim: int, data_shape: Sequence[int], width: int = 512, num_classes: int = 0):
         super().__init__()
-        if num_classes:
-            raise ConfigError("ProGAN's networks are unconditional: set model.conditional: false")
-        channels, self.size, log_size = power_of_two_size(data_shape, type(self).__name__, 8, 1024)
-        stages = log_size - 1
-        self._init_stage(stages)
+        channels, stages = self._init_stage(data_shape, num_classes)
         self.latent_dim = latent_dim
         c0 = stage_channels(width, 0)
         self.norm = PixelNorm()
@@ -142,11 +144,7 @@ class ProGANDiscriminator(_Growing):
 
     def __init__(self, data_shape: Sequence[int], width: int = 512, num_classes: int = 0, mbstd_group: int = 4):
         super().__init__()
-        if num_classes:
-            raise ConfigError("ProGAN's networks are unconditional: set model.conditional: false")
-        channels, self.size, log_size = power_of_two_size(data_shape, type(self).__name__, 8, 1024)
-        stages = log_size - 1
-        self._init_stage(stages)
+        channels, stages = self._init_stage(data_shape, num_classes)
         self.from_rgb = nn.ModuleList([EqualizedConv2d(channels, stage_channels(width, k), 1) for k in range(stages)])
         c0 = stage_channels(width, 0)
         self.blocks = nn.ModuleList([nn.ModuleList([MinibatchStdDev(mbstd_group), EqualizedConv2d(c0 + 1, c0, 3)])])
