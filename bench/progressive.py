@@ -66,11 +66,11 @@ def report(saved: dict) -> None:
     rows = []
     for r in saved["runs"]:
         if "failed" in r:
-            rows.append([NAMES[r["family"]], "failed: " + r["failed"][:120]] + [""] * 7)
+            rows.append([r.get("label", NAMES[r["family"]]), "failed: " + r["failed"][:120]] + [""] * 7)
             continue
         size = "32 px" if "stage" not in r else f"stage {r['stage']:.2f} ({4 * 2 ** math.ceil(r['stage'])} px), {r['images_seen']:,} images"
         ppl = " / ".join(f"{r[k]:.3g}" for k in ("ppl_z", "ppl_w") if k in r)
-        rows.append([NAMES[r["family"]], r.get("g_step"), r.get("d_step"), r["cpu_minutes"], size, r.get("fid"), r.get("kid"), ppl])
+        rows.append([r.get("label", NAMES[r["family"]]), r.get("g_step"), r.get("d_step"), r["cpu_minutes"], size, r.get("fid"), r.get("kid"), ppl])
     s = saved["settings"]
     body = [
         f"Machine: {saved['machine']}; {s['jobs']} runs in parallel, each `OMP_NUM_THREADS=1`.",
