@@ -125,6 +125,23 @@ def test_style_mixing_grid_takes_the_chosen_layers_from_rows_and_the_rest_from_c
         model.style_mixing(list(rows), list(columns), layers=(4, 9))
 
 
+def test_interpolation_in_w_runs_from_one_w_to_the_other_in_a_straight_line():
+    torch.manual_seed(0)
+    model = small(ema_decay=None)
+    generator = model.network("generator")
+    start, end = torch.randn(2, 16), torch.randn(2, 16)
+    path = model.interpolate_w(start, end, steps=5)
+    assert path.shape == (10, 1, 16, 16)
+    generator.eval()
+    with torch.no_grad():
+        w_a, w_b = generator.mapping(start)[:, 0], generator.mapping(end)[:, 0]
+        middle = generator.synthesis((0.5 * (w_a + w_b))[:, None].repeat(1, generator.num_ws, 1), "const").clamp(-1, 1)
+        ends = generator.synthesis(w_b[:, None].repeat(1, generator.num_ws, 1), "const").clamp(-1, 1)
+    assert torch.allclose(path[2], middle[0], atol=1e-5) and torch.allclose(path[9], ends[1], atol=1e-5)
+    with pytest.raises(ConfigError, match="steps=1 must be at least 2"):
+        model.interpolate_w(start, end, steps=1)
+
+
 # ---------------------------------------------------------------------- perceptual path length
 class Flat(nn.Module):
     """A feature network whose features are the pixels."""

@@ -175,6 +175,24 @@ class StyleGAN(AdversarialModule):
         finally:
             net.train(was_training)
 
+    def interpolate_w(self, start: Tensor, end: Tensor, steps: int = 10, ema: bool = True) -> Tensor:
+        """Images along straight lines in W (``[len(start) * steps, C, S, S]``, row-major): row i goes from
+        the w of ``start[i]`` to that of ``end[i]`` (z batches ``[N, latent_dim]``) in ``steps`` images, with the
+        noise inputs fixed. The paper interpolates in W linearly (in Z spherically, ``lit_gans.latent.slerp``)."""
+        if steps < 2:
+            raise ConfigError(f"steps={steps} must be at least 2 (both ends of the path)")
+        net = self.sampling_generator if ema else self.network("generator")
+        was_training = net.training
+        net.eval()
+        try:
+            with torch.no_grad():
+                w_a, w_b = (net.mapping(z.to(self.device))[:, 0] for z in (start, end))
+                t = torch.linspace(0, 1, steps, device=self.device)[None, :, None]
+                path = torch.lerp(w_a[:, None], w_b[:, None], t).reshape(-1, w_a.shape[1])
+                return net.synthesis(path[:, None].repeat(1, net.num_ws, 1), "const").clamp(-1, 1)
+        finally:
+            net.train(was_training)
+
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, style={self.style_args['style']}, mapping_layers={self.style_args['mapping_layers']}"
 
