@@ -44,10 +44,11 @@ def path_lengths(checkpoint: Path, feature: str, n: int) -> dict:
     from lit_gans.checkpoints import load_family
     from lit_gans.metrics.features import feature_network
     from lit_gans.metrics.ppl import perceptual_path_length
+    from lit_gans.nets.stylegan import is_style_based
 
     model = load_family(checkpoint).eval()
     features = feature_network(feature)
-    spaces = ["z", "w"] if hasattr(model.network("generator"), "mapping") else ["z"]
+    spaces = ["z", "w"] if is_style_based(model.network("generator")) else ["z"]
     return {f"{k}_{space}": v for space in spaces for k, v in perceptual_path_length(model, features, space, n_samples=n).items()}
 
 

@@ -121,11 +121,12 @@ def sweep(args: argparse.Namespace, checkpoint: Path) -> dict[str, Any]:
 
     from lit_gans.checkpoints import load_family
     from lit_gans.metrics import ModelEvaluation, load_domain_network
+    from lit_gans.nets.stylegan import is_style_based
     from lit_gans.sampling import Truncated
 
     torch.set_num_threads(1)
     model = load_family(checkpoint).eval()
-    if not hasattr(model.network("generator"), "mapping"):
+    if not is_style_based(model.network("generator")):
         raise SystemExit(f"{checkpoint} holds a {type(model).__name__}; these figures need a StyleGAN")
     datamodule, recorded = datamodule_of(checkpoint)
     evaluation = ModelEvaluation(datamodule, metrics=["fid", "classifier"], n_samples=args.n_samples, n_real=args.n_real)

@@ -31,6 +31,7 @@ from lit_gans.distributed import peer_failure
 from lit_gans.errors import CheckpointError, ConfigError, LitGansError
 from lit_gans.families.base import AdversarialModule
 from lit_gans.loggers import default_logger
+from lit_gans.nets.stylegan import is_style_based
 from lit_gans.paths import available_device, make_folder, output_file
 
 SUBCOMMANDS = ("fit", "validate")
@@ -189,7 +190,7 @@ def _check_psi_option(psi: Optional[float], model: Optional[AdversarialModule] =
         return
     if not 0 <= psi < float("inf"):
         raise LitGansError(f"--psi {psi} must be a number >= 0 (1 keeps w as it is), e.g. --psi 0.7")
-    if model is not None and not hasattr(model.network("generator"), "mapping"):
+    if model is not None and not is_style_based(model.network("generator")):
         raise LitGansError(f"--psi truncates w, and {type(model).__name__} has no mapping network (StyleGAN has); "
                            "use --truncation to truncate z")
 

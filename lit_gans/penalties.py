@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from lit_gans.errors import ConfigError
+from lit_gans.nets.stylegan import is_style_based
 from lit_gans.regularizers import gradient_penalty, orthogonal_penalty, r1_penalty, r2_penalty
 from lit_gans.specs import Recorded
 
@@ -146,7 +147,7 @@ class PathLength(Penalty):
         latent = out.latent[: max(1, len(out.latent) // self.batch_shrink)]
         generator = module.network("generator")
         z = module.latent_spec.assemble(latent)
-        if hasattr(generator, "mapping") and hasattr(generator, "synthesis"):  # a style-based generator: in W
+        if is_style_based(generator):  # in W
             w = generator.mapping(z, num_ws=generator.num_ws)  # [N, layers, w_dim]; the mapping learns from it too
             w = w if w.requires_grad else w.detach().requires_grad_(True)  # a frozen mapping: w is the leaf
             fake = generator.synthesis(w)

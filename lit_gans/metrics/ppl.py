@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lit_gans.errors import ConfigError
+from lit_gans.nets.stylegan import is_style_based
 
 
 class FeatureDistance(nn.Module):
@@ -43,7 +44,7 @@ class _PathGenerator(nn.Module):
         super().__init__()
         self.module, self.space = module, space
         self.net = module.sampling_generator if ema else module.network("generator")
-        self.style = hasattr(self.net, "mapping") and hasattr(self.net, "synthesis")
+        self.style = is_style_based(self.net)
         if space == "w" and not self.style:
             raise ConfigError(f"PPL in W needs a generator with a mapping network (StyleGAN); {type(module).__name__} "
                               "has none: use space 'z'")

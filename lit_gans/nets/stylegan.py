@@ -335,6 +335,12 @@ class StyleGANGenerator(nn.Module):
         return torch.cat(parts, dim=1)
 
 
+def is_style_based(generator: nn.Module) -> bool:
+    """Whether a generator maps z to w and synthesises from w (``mapping`` and ``synthesis``), as StyleGAN's
+    does: path length, PPL in W and truncation in W (psi) need one."""
+    return hasattr(generator, "mapping") and hasattr(generator, "synthesis")
+
+
 class _ResidualDBlock(nn.Module):
     """conv 3x3, conv 3x3 + 2x average pooling, plus a 1x1 skip of the pooled input, summed / sqrt(2)."""
 
@@ -389,6 +395,7 @@ class StyleGANDiscriminator(nn.Module):
 
 __all__ = [
     "MappingNetwork",
+    "is_style_based",
     "StyleGANDiscriminator",
     "StyleGANGenerator",
     "SynthesisNetwork",
