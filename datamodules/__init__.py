@@ -6,6 +6,7 @@ Each DataModule reports ``data_shape`` and ``num_classes``, which the CLI links 
 from datamodules.base import GANDataModule, ImageDataModule
 from datamodules.digits import DigitsDataModule
 from datamodules.image_folder import ImageFolderDataModule
+from datamodules.lfw import LFWFacesDataModule
 from datamodules.stacked_digits import StackedDigitsDataModule
 from datamodules.toy2d import Toy2DDataModule
 from datamodules.torchvision_sets import CIFAR10DataModule, FashionMNISTDataModule, MNISTDataModule
@@ -17,6 +18,7 @@ __all__ = [
     "GANDataModule",
     "ImageDataModule",
     "ImageFolderDataModule",
+    "LFWFacesDataModule",
     "MNISTDataModule",
     "StackedDigitsDataModule",
     "Toy2DDataModule",

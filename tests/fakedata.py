@@ -106,11 +106,26 @@ def write_fake_cifar10(root: str | os.PathLike, n_train: int = 130, n_test: int 
     return folder
 
 
+def write_fake_image_folder(folder: str | os.PathLike, n: int = 12, size: tuple[int, int] = (220, 200)) -> Path:
+    """``n`` random RGB PNGs of ``size`` (height, width) in a flat folder, for ``ImageFolderDataModule`` configs
+    (large enough for CelebA's 178 px centre crop)."""
+    from PIL import Image
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+    return folder
+
+
 def write_all(root: str | os.PathLike) -> Path:
-    """Fake MNIST, Fashion-MNIST and CIFAR-10 under ``root``; returns ``root`` (a ``data_dir``)."""
+    """Fake MNIST, Fashion-MNIST and CIFAR-10 under ``root``, and a folder of images in ``root/images``;
+    returns ``root`` (a ``data_dir``)."""
     write_fake_mnist(root)
     write_fake_fashion_mnist(root)
     write_fake_cifar10(root)
+    write_fake_image_folder(Path(root) / "images")
     return Path(root)
 
 

@@ -3,7 +3,8 @@
 The configs are globbed, so a new config is tested without a new test. Each run keeps everything
 from the file except what makes it fast and offline: 5 batches (so families with ``n_critic: 5``
 make one generator step), batch size 8, 8-wide networks, the CPU, and tiny fake MNIST /
-Fashion-MNIST / CIFAR-10 files (``tests/fakedata.py``) for the torchvision datasets.
+Fashion-MNIST / CIFAR-10 files and a folder of random images (``tests/fakedata.py``) for the torchvision
+datasets and image folders.
 
     python -m pytest -q -s tests/test_configs.py     # -s prints each config's fast_dev_run time
 """
@@ -99,8 +100,11 @@ def fast_args(config: Path, root: Path, data_dir: Path) -> list[str]:
         "--model.init_args.g_width", "8",
         "--model.init_args.d_width", "8",
     ]
-    if load_yaml(config)["data"]["class_path"] in TORCHVISION_DATA:
+    data = load_yaml(config)["data"]["class_path"]
+    if data in TORCHVISION_DATA:
         args += ["--data.init_args.data_dir", str(data_dir)]
+    if data == "datamodules.ImageFolderDataModule":  # users' folders (CelebA, FFHQ): random images here
+        args += ["--data.init_args.path", str(data_dir / "images"), "--data.init_args.num_workers", "0"]
     return args
 
 
@@ -143,6 +147,8 @@ def test_every_family_and_dataset_has_a_recipe() -> None:
         "cgan": {"digits", "mnist", "fashion_mnist"},
         "acgan": {"digits", "fashion_mnist"},
         "infogan": {"digits", "fashion_mnist"},
+        "progan": {"digits", "fashion_mnist", "lfw", "celeba"},
+        "stylegan": {"digits", "fashion_mnist", "lfw", "ffhq"},
     }
     found: dict[str, set[str]] = {}
     for path in RECIPES:

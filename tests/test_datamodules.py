@@ -13,6 +13,7 @@ from datamodules import (
     FashionMNISTDataModule,
     GANDataModule,
     ImageFolderDataModule,
+    LFWFacesDataModule,
     MNISTDataModule,
     StackedDigitsDataModule,
     Toy2DDataModule,
@@ -63,6 +64,28 @@ def test_digits_are_embedded_scaled_and_labelled():
     assert x.min() >= -1 and x.max() <= 1 and x.min() < -0.9 and x.max() > 0.9
     assert y.dtype == torch.long and 0 <= y.min() and y.max() <= 9
     assert len(dm.train_set) + len(dm.val_set) == 1797
+
+
+def test_lfw_faces_are_the_bundled_faces_split_and_unlabelled():
+    from skimage.data import lfw_subset
+
+    dm = LFWFacesDataModule(image_size=32, batch_size=16)
+    x, y = first_batch(dm)
+    assert dm.data_shape == (1, 32, 32) and dm.num_classes == 0
+    assert x.shape == (16, 1, 32, 32) and x.min() >= -1 and x.max() <= 1 and x.std() > 0.2
+    assert (y == 0).all()
+    assert (len(dm.train_set), len(dm.val_set)) == (90, 10)
+    # the faces are the first 100 of the 200 bundled crops, not the 100 non-face patches after them
+    faces = torch.as_tensor(lfw_subset()[:100], dtype=torch.float32)
+    native = LFWFacesDataModule(image_size=25, val_fraction=0.0, batch_size=8)
+    native.setup("fit")
+    served = (native.train_set.samples[:, 0] + 1) / 2
+    assert len(served) == 100
+    nearest = torch.cdist(served.flatten(1), faces.flatten(1)).min(dim=1).values
+    assert nearest.max() < 0.05  # each served image is one of the faces, up to uint8 rounding
+    flipped = LFWFacesDataModule(augmentations=[{"name": "HorizontalFlip", "p": 1.0}], batch_size=4)
+    flipped.setup("fit")
+    assert torch.equal(flipped.train_set[0][0], dm.train_set[0][0].flip(-1))
 
 
 def test_augmentations_come_from_yaml_names():
@@ -168,8 +191,9 @@ def test_in_memory_data_is_handed_out_a_batch_at_a_time():
         (lambda tmp: FashionMNISTDataModule(), IMAGE_METRICS, IMAGE_METRICS, "fashion_mnist"),
         (lambda tmp: CIFAR10DataModule(), IMAGE_METRICS, IMAGE_METRICS, None),
         (lambda tmp: ImageFolderDataModule(str(tmp)), IMAGE_METRICS, IMAGE_METRICS, None),
+        (lambda tmp: LFWFacesDataModule(), IMAGE_METRICS, IMAGE_METRICS, None),
     ],
-    ids=["toy", "digits", "stacked", "mnist", "fashion_mnist", "cifar10", "image_folder"],
+    ids=["toy", "digits", "stacked", "mnist", "fashion_mnist", "cifar10", "image_folder", "lfw"],
 )
 def test_each_datamodule_declares_its_batches_and_evaluation(tmp_path, make, default, allowed, feature):
     Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(tmp_path / "0.png")
