@@ -1,4 +1,5 @@
-"""Reusable LightningDataModules for lit-gans; every batch is ``(x, y)``.
+"""Reusable LightningDataModules for lit-gans; a batch is ``(x, y)`` unless the DataModule's
+``batch_fields`` name other parts (the image-to-image data: ``(condition, image)``, ``(image, image_b)``).
 
 Each DataModule reports ``data_shape`` and ``num_classes``, which the CLI links to the model.
 """
@@ -7,19 +8,25 @@ from datamodules.base import GANDataModule, ImageDataModule
 from datamodules.digits import DigitsDataModule
 from datamodules.image_folder import ImageFolderDataModule
 from datamodules.lfw import LFWFacesDataModule
+from datamodules.paired import EdgesDataModule, PairedFolderDataModule
 from datamodules.stacked_digits import StackedDigitsDataModule
 from datamodules.toy2d import Toy2DDataModule
 from datamodules.torchvision_sets import CIFAR10DataModule, FashionMNISTDataModule, MNISTDataModule
+from datamodules.unpaired import ClassPairDataModule, UnpairedFolderDataModule
 
 __all__ = [
     "CIFAR10DataModule",
+    "ClassPairDataModule",
     "DigitsDataModule",
+    "EdgesDataModule",
     "FashionMNISTDataModule",
     "GANDataModule",
     "ImageDataModule",
     "ImageFolderDataModule",
     "LFWFacesDataModule",
     "MNISTDataModule",
+    "PairedFolderDataModule",
     "StackedDigitsDataModule",
     "Toy2DDataModule",
+    "UnpairedFolderDataModule",
 ]
