@@ -4,6 +4,7 @@
     lit-gans validate --config configs/dcgan/digits.yaml --ckpt_path last.ckpt
     lit-gans sample --ckpt runs/.../last.ckpt --n 64 --out grid.png [--labels 0,1,2] [--truncation 0.5]
     lit-gans evaluate --ckpt runs/.../last.ckpt [--metrics fid,kid,is,classifier] [--n-samples 10000] [--truncation 0.5]
+    lit-gans translate --ckpt runs/.../last.ckpt --input IMAGES --out FOLDER [--direction b2a] [--pairs]
     lit-gans train-classifier --dataset digits --out digits.pt
 """
 
@@ -118,6 +119,11 @@ class LitGansCLI(LightningCLI):
             if isinstance(callback, GenerativeMetrics) and callback.history:
                 final = ", ".join(f"{k}={v:.4g}" for k, v in callback.history[-1].items() if k != "g_step")
                 lines.append(f"  metrics:    {final}")
+        if getattr(self.model, "translates", False):  # image-to-image families measure themselves in validation
+            measured = {k: float(v) for k, v in trainer.callback_metrics.items()
+                        if k.startswith("val/") and not k.endswith("_loss")}
+            if measured:
+                lines.append("  last validation: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(measured.items())))
         for logger in trainer.loggers:
             if isinstance(logger, CSVLogger):
                 lines.append(f"  curves:     {Path(logger.log_dir) / 'metrics.csv'}")
@@ -195,6 +201,13 @@ def _check_psi_option(psi: Optional[float], model: Optional[AdversarialModule] =
                            "use --truncation to truncate z")
 
 
+def _refuse_translation(model: AdversarialModule, ckpt: str) -> None:
+    """One line for an image-to-image checkpoint given to a command that samples from noise."""
+    if getattr(model, "translates", False):
+        raise LitGansError(f"{type(model).__name__} translates images and does not sample from noise; use "
+                           f"`lit-gans translate --ckpt {ckpt} --input IMAGES --out FOLDER`")
+
+
 def sample_main(argv: Sequence[str]) -> int:
     """``lit-gans sample``: a grid (or a 2-D scatter, or a .pt tensor) from a checkpoint."""
     from lit_gans.checkpoints import load_family
@@ -224,6 +237,7 @@ def sample_main(argv: Sequence[str]) -> int:
         raise LitGansError(f"--nrow {args.nrow} must be at least 1 (images per grid row), e.g. --nrow 8")
     device = available_device(args.device)
     model = load_family(args.ckpt, map_location=device)
+    _refuse_translation(model, args.ckpt)
     _check_truncation_option(args.truncation, model)
     _check_psi_option(args.psi, model)
     labels: Optional[torch.Tensor] = None
@@ -300,6 +314,7 @@ def evaluate_main(argv: Sequence[str]) -> int:
         raise LitGansError(f"--ppl {args.ppl} must list z and/or w (e.g. --ppl z,w) and --ppl-samples {args.ppl_samples} be >= 1")
     device = available_device(args.device)
     model = load_family(args.ckpt, map_location=device)
+    _refuse_translation(model, args.ckpt)
     _check_truncation_option(args.truncation, model)
     _check_psi_option(args.psi, model)
     recorded = torch.load(args.ckpt, map_location="cpu", weights_only=True).get("lit_gans", {}).get("datamodule")
@@ -479,6 +494,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return sample_main(args[1:])
         if args and args[0] == "evaluate":
             return evaluate_main(args[1:])
+        if args and args[0] == "translate":
+            from lit_gans.translate import translate_main
+
+            return translate_main(args[1:])
         if args and args[0] == "train-classifier":
             from lit_gans.metrics.train_classifier import main as train_classifier_main
 

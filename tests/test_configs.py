@@ -103,8 +103,11 @@ def fast_args(config: Path, root: Path, data_dir: Path) -> list[str]:
     data = load_yaml(config)["data"]["class_path"]
     if data in TORCHVISION_DATA:
         args += ["--data.init_args.data_dir", str(data_dir)]
-    if data == "datamodules.ImageFolderDataModule":  # users' folders (CelebA, FFHQ): random images here
-        args += ["--data.init_args.path", str(data_dir / "images"), "--data.init_args.num_workers", "0"]
+    folder = str(data_dir / "images")  # users' folders (CelebA, FFHQ, facades, horse2zebra): random images here
+    if data in ("datamodules.ImageFolderDataModule", "datamodules.PairedFolderDataModule"):
+        args += ["--data.init_args.path", folder, "--data.init_args.num_workers", "0"]
+    if data == "datamodules.UnpairedFolderDataModule":
+        args += ["--data.init_args.path_a", folder, "--data.init_args.path_b", folder, "--data.init_args.num_workers", "0"]
     return args
 
 
@@ -149,6 +152,8 @@ def test_every_family_and_dataset_has_a_recipe() -> None:
         "infogan": {"digits", "fashion_mnist"},
         "progan": {"digits", "fashion_mnist", "lfw", "celeba"},
         "stylegan": {"digits", "fashion_mnist", "lfw", "ffhq"},
+        "pix2pix": {"digits", "fashion_mnist", "facades"},
+        "cyclegan": {"digits", "fashion_mnist", "horse2zebra"},
     }
     found: dict[str, set[str]] = {}
     for path in RECIPES:

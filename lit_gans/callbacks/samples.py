@@ -89,6 +89,8 @@ class SampleGrid(L.Callback):
         """The grid's samples (row-major) and images per row: for a class-conditional model of
         images one row of ``nrow`` per class (``class_grid_latent``), else the fixed latent batch in
         rows of ``nrow``."""
+        if getattr(pl_module, "translates", False):  # image-to-image: fixed inputs, their translations (and targets)
+            return pl_module.translation_grid()
         num_classes = int(getattr(getattr(pl_module, "latent_spec", None), "num_classes", 0) or 0)
         if num_classes and len(getattr(pl_module, "data_shape", ())) == 3:
             latent = class_grid_latent(pl_module.fixed_latent(), num_classes, self.nrow)
@@ -103,7 +105,7 @@ class SampleGrid(L.Callback):
         save_samples(samples, path, nrow=nrow, reference=getattr(trainer.datamodule, "modes", None))
         self.last_path = path
         self._publish(trainer, "samples", path, pl_module.g_step)
-        if self.interpolation_steps and samples.dim() == 4:
+        if self.interpolation_steps and samples.dim() == 4 and not getattr(pl_module, "translates", False):
             strips = interpolation_strips(pl_module, rows=self.nrow, steps=self.interpolation_steps).float().cpu()
             interp = save_samples(strips, path.with_name(f"interp_{path.name}"), nrow=self.interpolation_steps)
             self._publish(trainer, "interpolation", interp, pl_module.g_step)

@@ -1,15 +1,19 @@
-"""GAN families: LightningModules holding one paper's recipe on top of ``AdversarialModule``."""
+"""GAN families: LightningModules holding one paper's recipe on top of ``AdversarialModule``.
+
+``FAMILIES`` generate from noise; ``TRANSLATION_FAMILIES`` translate images (``lit_gans.families.translation``)."""
 
 from lit_gans.families.acgan import ACGAN
 from lit_gans.families.base import AdversarialModule
 from lit_gans.families.biggan import BigGAN
 from lit_gans.families.cgan import CGAN
 from lit_gans.families.cgan_pd import CGANPD
+from lit_gans.families.cyclegan import CycleGAN
 from lit_gans.families.dcgan import DCGAN
 from lit_gans.families.deligan import DeLiGAN
 from lit_gans.families.gan import GAN
 from lit_gans.families.infogan import InfoGAN
 from lit_gans.families.lsgan import LSGAN
+from lit_gans.families.pix2pix import Pix2Pix
 from lit_gans.families.progan import ProGAN
 from lit_gans.families.sagan import SAGAN
 from lit_gans.families.sngan import SNGAN
@@ -18,5 +22,7 @@ from lit_gans.families.wgan import WGAN
 from lit_gans.families.wgan_gp import WGANGP
 
 FAMILIES = {cls.__name__: cls for cls in (GAN, DCGAN, WGAN, WGANGP, LSGAN, SNGAN, CGAN, DeLiGAN, ACGAN, InfoGAN, CGANPD, SAGAN, BigGAN, ProGAN, StyleGAN)}
+#: the image-to-image families: they translate images and do not sample from noise (``TranslationModule``)
+TRANSLATION_FAMILIES = {cls.__name__: cls for cls in (Pix2Pix, CycleGAN)}
 
-__all__ = ["ACGAN", "FAMILIES", "AdversarialModule", "BigGAN", "CGAN", "CGANPD", "DCGAN", "DeLiGAN", "GAN", "InfoGAN", "LSGAN", "ProGAN", "SAGAN", "SNGAN", "StyleGAN", "WGAN", "WGANGP"]
+__all__ = ["ACGAN", "FAMILIES", "AdversarialModule", "BigGAN", "CGAN", "CGANPD", "CycleGAN", "DCGAN", "DeLiGAN", "GAN", "InfoGAN", "LSGAN", "Pix2Pix", "ProGAN", "SAGAN", "SNGAN", "StyleGAN", "TRANSLATION_FAMILIES", "WGAN", "WGANGP"]
