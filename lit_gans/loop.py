@@ -73,8 +73,9 @@ class Phase:
     """One step the loop takes: ``loss(batch) -> StepOutput`` minimised by the ``optimizers`` named.
 
     It runs on every ``every``-th batch, or, with ``of``, after every ``every``-th step of that phase
-    (WGAN's generator: ``every=5, of="discriminator"``). ``after_step`` actions run after each of its
-    steps (weight clipping, the EMA update, a schedule).
+    (WGAN's generator: ``every=5, of="discriminator"``), and, with ``when``, only while ``when()`` is true
+    (SRGAN's critic waits for the end of the generator's pre-training). ``after_step`` actions run after
+    each of its steps (weight clipping, the EMA update, a schedule).
     """
 
     name: str
@@ -83,6 +84,7 @@ class Phase:
     every: int = 1
     of: Optional[str] = None
     after_step: tuple[Callable[[], None], ...] = ()
+    when: Optional[Callable[[], bool]] = None
 
 
 def check_loop_arguments(**args: Any) -> None:

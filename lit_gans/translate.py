@@ -3,8 +3,8 @@
     lit-gans translate --ckpt runs/pix2pix/edges/.../last.ckpt --input edges/ --out translated/
     lit-gans translate --ckpt cyclegan.ckpt --input photo.png --out out/ --direction b2a --pairs
 
-Each input image is converted to the model's input channels (grey or RGB) and resized to its image size;
-its translation is written to ``--out`` under the input's name as a PNG (``--pairs``: input and output
+Each input image is converted to the model's input channels (grey or RGB) and resized to its image size (a
+super-resolution model reads it at its own size and writes it ``scale`` times larger); its translation is written to ``--out`` under the input's name as a PNG (``--pairs``: input and output
 side by side). A folder is read in name order; files in it that cannot be decoded are skipped with a
 warning.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -38,10 +38,12 @@ def input_files(path: Path) -> list[Path]:
     return files
 
 
-def load_image(path: Path, channels: int, size: int) -> torch.Tensor:
-    """An image file as a tensor (channels, size, size) in [-1, 1]."""
+def load_image(path: Path, channels: int, size: Optional[int]) -> torch.Tensor:
+    """An image file as a tensor (channels, size, size) in [-1, 1]; ``size`` None keeps the file's size."""
     with Image.open(path) as image:
-        image = image.convert("L" if channels == 1 else "RGB").resize((size, size), Image.Resampling.BICUBIC)
+        image = image.convert("L" if channels == 1 else "RGB")
+        if size is not None:
+            image = image.resize((size, size), Image.Resampling.BICUBIC)
         array = np.asarray(image, dtype=np.float32) / 127.5 - 1.0
     tensor = torch.from_numpy(array)
     return tensor[None] if tensor.dim() == 2 else tensor.permute(2, 0, 1)
@@ -74,11 +76,14 @@ def translate_main(argv: Sequence[str]) -> int:
         raise LitGansError(f"{type(model).__name__} generates from noise and does not translate images; use "
                            f"`lit-gans sample --ckpt {args.ckpt}`")
     model.eval()
-    channels, size = model.input_channels(args.direction), model.data_shape[-1]
+    channels = model.input_channels(args.direction)
+    # a super-resolution network reads images at their own size, one at a time; the others at their training size
+    size = None if model.any_input_size else model.data_shape[-1]
+    step = 1 if size is None else args.batch_size
     written, skipped = 0, []
-    for start in range(0, len(files), args.batch_size):
+    for start in range(0, len(files), step):
         batch, names = [], []
-        for path in files[start:start + args.batch_size]:
+        for path in files[start:start + step]:
             try:
                 batch.append(load_image(path, channels, size))
                 names.append(path)
@@ -95,6 +100,8 @@ def translate_main(argv: Sequence[str]) -> int:
                                   "weights diverged before it was saved; use an earlier checkpoint")
         for path, x, y in zip(names, inputs, outputs):
             if args.pairs:
+                if x.shape[-1] != y.shape[-1]:  # super-resolution: the input shown at the output's size
+                    x = torch.nn.functional.interpolate(x[None], size=y.shape[-2:], mode="nearest")[0]
                 if x.shape[0] != y.shape[0]:
                     x, y = x.expand(3, -1, -1), y.expand(3, -1, -1)
                 y = torch.cat([x, y], dim=-1)

@@ -154,6 +154,7 @@ def test_every_family_and_dataset_has_a_recipe() -> None:
         "stylegan": {"digits", "fashion_mnist", "lfw", "ffhq"},
         "pix2pix": {"digits", "fashion_mnist", "facades"},
         "cyclegan": {"digits", "fashion_mnist", "horse2zebra"},
+        "context_encoder": {"digits", "fashion_mnist"},
     }
     found: dict[str, set[str]] = {}
     for path in RECIPES:

@@ -70,6 +70,11 @@ class GenerativeMetrics(L.Callback):
         self.history: list[dict[str, float]] = []
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if getattr(pl_module, "translates", False):
+            # image-to-image families measure their translations in validation (``val/...``); samples from noise,
+            # which these metrics compare with the data, do not exist for them
+            self.evaluation = None
+            return
         if self.evaluation is None and trainer.datamodule is not None:
             self.evaluation = ModelEvaluation(trainer.datamodule, **self.options)
         if self.evaluation is not None:

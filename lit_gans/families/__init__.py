@@ -7,6 +7,7 @@ from lit_gans.families.base import AdversarialModule
 from lit_gans.families.biggan import BigGAN
 from lit_gans.families.cgan import CGAN
 from lit_gans.families.cgan_pd import CGANPD
+from lit_gans.families.context_encoder import ContextEncoder
 from lit_gans.families.cyclegan import CycleGAN
 from lit_gans.families.dcgan import DCGAN
 from lit_gans.families.deligan import DeLiGAN
@@ -23,6 +24,6 @@ from lit_gans.families.wgan_gp import WGANGP
 
 FAMILIES = {cls.__name__: cls for cls in (GAN, DCGAN, WGAN, WGANGP, LSGAN, SNGAN, CGAN, DeLiGAN, ACGAN, InfoGAN, CGANPD, SAGAN, BigGAN, ProGAN, StyleGAN)}
 #: the image-to-image families: they translate images and do not sample from noise (``TranslationModule``)
-TRANSLATION_FAMILIES = {cls.__name__: cls for cls in (Pix2Pix, CycleGAN)}
+TRANSLATION_FAMILIES = {cls.__name__: cls for cls in (Pix2Pix, CycleGAN, ContextEncoder)}
 
-__all__ = ["ACGAN", "FAMILIES", "AdversarialModule", "BigGAN", "CGAN", "CGANPD", "CycleGAN", "DCGAN", "DeLiGAN", "GAN", "InfoGAN", "LSGAN", "Pix2Pix", "ProGAN", "SAGAN", "SNGAN", "StyleGAN", "TRANSLATION_FAMILIES", "WGAN", "WGANGP"]
+__all__ = ["ACGAN", "FAMILIES", "AdversarialModule", "BigGAN", "CGAN", "CGANPD", "ContextEncoder", "CycleGAN", "DCGAN", "DeLiGAN", "GAN", "InfoGAN", "LSGAN", "Pix2Pix", "ProGAN", "SAGAN", "SNGAN", "StyleGAN", "TRANSLATION_FAMILIES", "WGAN", "WGANGP"]

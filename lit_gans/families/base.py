@@ -278,7 +278,7 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
         stepped: set[str] = set()
         for phase, penalties, (trainable, frozen), optimizers in self._phases:
             count = self.batches + 1 if phase.of is None else self.steps.get(phase.of, 0)
-            if count % phase.every or (phase.of is not None and phase.of not in stepped):
+            if count % phase.every or (phase.of is not None and phase.of not in stepped) or (phase.when and not phase.when()):
                 continue
             for p in frozen:  # the backward pass then computes only this phase's weight gradients
                 p.requires_grad_(False)

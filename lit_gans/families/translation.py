@@ -51,6 +51,9 @@ class TranslationModule(AdversarialModule):
 
     #: read by the sample-grid and metrics callbacks and the CLI: this family translates images
     translates = True
+    #: ``lit-gans translate`` feeds images at their own size (fully convolutional super-resolution) instead of
+    #: resizing them to the training size
+    any_input_size = False
     #: the DataModule ``batch_fields`` this family needs
     needs_fields: tuple[str, ...] = ("image",)
 
