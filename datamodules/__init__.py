@@ -10,6 +10,7 @@ from datamodules.image_folder import ImageFolderDataModule
 from datamodules.lfw import LFWFacesDataModule
 from datamodules.paired import EdgesDataModule, PairedFolderDataModule
 from datamodules.stacked_digits import StackedDigitsDataModule
+from datamodules.superres import SuperResolutionDataModule, SuperResolutionFolderDataModule
 from datamodules.toy2d import Toy2DDataModule
 from datamodules.torchvision_sets import CIFAR10DataModule, FashionMNISTDataModule, MNISTDataModule
 from datamodules.unpaired import ClassPairDataModule, UnpairedFolderDataModule
@@ -27,6 +28,8 @@ __all__ = [
     "MNISTDataModule",
     "PairedFolderDataModule",
     "StackedDigitsDataModule",
+    "SuperResolutionDataModule",
+    "SuperResolutionFolderDataModule",
     "Toy2DDataModule",
     "UnpairedFolderDataModule",
 ]
