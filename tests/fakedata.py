@@ -106,7 +106,7 @@ def write_fake_cifar10(root: str | os.PathLike, n_train: int = 130, n_test: int 
     return folder
 
 
-def write_fake_image_folder(folder: str | os.PathLike, n: int = 12, size: tuple[int, int] = (220, 200)) -> Path:
+def write_fake_image_folder(folder: str | os.PathLike, n: int = 24, size: tuple[int, int] = (220, 200)) -> Path:
     """``n`` random RGB PNGs of ``size`` (height, width) in a flat folder, for ``ImageFolderDataModule`` configs
     (large enough for CelebA's 178 px centre crop)."""
     from PIL import Image

@@ -104,10 +104,16 @@ def fast_args(config: Path, root: Path, data_dir: Path) -> list[str]:
     if data in TORCHVISION_DATA:
         args += ["--data.init_args.data_dir", str(data_dir)]
     folder = str(data_dir / "images")  # users' folders (CelebA, FFHQ, facades, horse2zebra): random images here
-    if data in ("datamodules.ImageFolderDataModule", "datamodules.PairedFolderDataModule"):
+    if data in ("datamodules.ImageFolderDataModule", "datamodules.PairedFolderDataModule",
+                "datamodules.SuperResolutionFolderDataModule"):
         args += ["--data.init_args.path", folder, "--data.init_args.num_workers", "0"]
     if data == "datamodules.UnpairedFolderDataModule":
         args += ["--data.init_args.path_a", folder, "--data.init_args.path_b", folder, "--data.init_args.num_workers", "0"]
+    init = load_yaml(config)["model"].get("init_args", {})
+    if "vgg_weights" in init:  # VGG19's weights are the user's download
+        args += ["--model.init_args.content", "pixel"]
+    if "pretrain_steps" in init:  # SRGAN: one SRResNet iteration, then the GAN phases within the 5 batches
+        args += ["--model.init_args.pretrain_steps", "1"]
     return args
 
 
@@ -155,6 +161,7 @@ def test_every_family_and_dataset_has_a_recipe() -> None:
         "pix2pix": {"digits", "fashion_mnist", "facades"},
         "cyclegan": {"digits", "fashion_mnist", "horse2zebra"},
         "context_encoder": {"digits", "fashion_mnist"},
+        "srgan": {"photos", "div2k"},
     }
     found: dict[str, set[str]] = {}
     for path in RECIPES:

@@ -18,12 +18,13 @@ from lit_gans.families.pix2pix import Pix2Pix
 from lit_gans.families.progan import ProGAN
 from lit_gans.families.sagan import SAGAN
 from lit_gans.families.sngan import SNGAN
+from lit_gans.families.srgan import SRGAN
 from lit_gans.families.stylegan import StyleGAN
 from lit_gans.families.wgan import WGAN
 from lit_gans.families.wgan_gp import WGANGP
 
 FAMILIES = {cls.__name__: cls for cls in (GAN, DCGAN, WGAN, WGANGP, LSGAN, SNGAN, CGAN, DeLiGAN, ACGAN, InfoGAN, CGANPD, SAGAN, BigGAN, ProGAN, StyleGAN)}
 #: the image-to-image families: they translate images and do not sample from noise (``TranslationModule``)
-TRANSLATION_FAMILIES = {cls.__name__: cls for cls in (Pix2Pix, CycleGAN, ContextEncoder)}
+TRANSLATION_FAMILIES = {cls.__name__: cls for cls in (Pix2Pix, CycleGAN, SRGAN, ContextEncoder)}
 
-__all__ = ["ACGAN", "FAMILIES", "AdversarialModule", "BigGAN", "CGAN", "CGANPD", "ContextEncoder", "CycleGAN", "DCGAN", "DeLiGAN", "GAN", "InfoGAN", "LSGAN", "Pix2Pix", "ProGAN", "SAGAN", "SNGAN", "StyleGAN", "TRANSLATION_FAMILIES", "WGAN", "WGANGP"]
+__all__ = ["ACGAN", "FAMILIES", "AdversarialModule", "BigGAN", "CGAN", "CGANPD", "ContextEncoder", "CycleGAN", "DCGAN", "DeLiGAN", "GAN", "InfoGAN", "LSGAN", "Pix2Pix", "ProGAN", "SAGAN", "SNGAN", "SRGAN", "StyleGAN", "TRANSLATION_FAMILIES", "WGAN", "WGANGP"]

@@ -9,11 +9,10 @@ from typing import Any, Literal, Optional
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
-from torchmetrics.functional.image import structural_similarity_index_measure
 
 from lit_gans.errors import ConfigError
 from lit_gans.families.base import adam
-from lit_gans.families.translation import TranslationModule
+from lit_gans.families.translation import TranslationModule, ssim
 from lit_gans.loop import Batch, Phase, StepOutput
 from lit_gans.losses import ObjectiveName
 from lit_gans.nets.inpainting import ContextDiscriminator
@@ -198,8 +197,7 @@ class ContextEncoder(TranslationModule):
                   "val/l1": ((completed - images).abs() * mask).sum() / (mask.sum() * images.shape[1]).clamp_min(1)}
         if self.mask_kind == "center":
             for name, made in (("ssim", completed), ("mean_fill_ssim", filled)):
-                scores[f"val/{name}"] = structural_similarity_index_measure(
-                    (self.region(made).clamp(-1, 1) + 1) / 2, (self.region(images) + 1) / 2, data_range=1.0)
+                scores[f"val/{name}"] = ssim((self.region(made).clamp(-1, 1) + 1) / 2, (self.region(images) + 1) / 2)
         self.log_dict(scores, batch_size=len(images), sync_dist=True)
 
     def translation_grid(self) -> tuple[Tensor, int]:

@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor, nn
-from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+from torchmetrics.functional.image import peak_signal_noise_ratio
 
 from lit_gans.errors import ConfigError
 from lit_gans.families.base import adam
-from lit_gans.families.translation import TranslationModule, as_rgb
+from lit_gans.families.translation import TranslationModule, as_rgb, ssim
 from lit_gans.loop import Batch, Phase, StepOutput
 from lit_gans.losses import ObjectiveName
 from lit_gans.nets.translation import PatchDiscriminator, UNetGenerator, init_weights, patch_layers_for
@@ -23,7 +23,7 @@ def image_scores(fake: Tensor, real: Tensor) -> dict[str, Tensor]:
     fake01, real01 = (fake.float().clamp(-1, 1) + 1) / 2, (real.float() + 1) / 2
     return {"l1": (fake.float() - real.float()).abs().mean(),
             "psnr": peak_signal_noise_ratio(fake01, real01, data_range=1.0),
-            "ssim": structural_similarity_index_measure(fake01, real01, data_range=1.0)}
+            "ssim": ssim(fake01, real01)}
 
 
 class Pix2Pix(TranslationModule):

@@ -32,6 +32,17 @@ REFERENCE_SCALES = {"non_saturating": (0.5, 1.0), "least_squares": (1.0, 2.0), "
                     "wasserstein": (1.0, 1.0), "minimax": (0.5, 1.0)}
 
 
+def ssim(fake01: Tensor, real01: Tensor) -> Tensor:
+    """SSIM of images in [0, 1] (torchmetrics): the usual Gaussian window (sigma 1.5, 11 px), narrower on images
+    smaller than it (torchmetrics sizes the window from sigma: 2 * int(3.5 sigma + 0.5) + 1 px)."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    half = (min(fake01.shape[-2:]) - 1) // 2
+    if half < 1:
+        raise ValueError(f"SSIM needs images of at least 3x3 pixels, got {tuple(fake01.shape[-2:])}")
+    return structural_similarity_index_measure(fake01, real01, data_range=1.0, sigma=min(1.5, half / 3.5))
+
+
 def as_rgb(images: Tensor) -> Tensor:
     """Grey images (N, 1, H, W) repeated to 3 channels; others unchanged (for grids that mix both)."""
     return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
@@ -139,4 +150,4 @@ class TranslationModule(AdversarialModule):
         return f"objective={self.objective.name}"
 
 
-__all__ = ["REFERENCE_SCALES", "TranslationModule", "as_rgb"]
+__all__ = ["REFERENCE_SCALES", "TranslationModule", "as_rgb", "ssim"]
