@@ -9,6 +9,7 @@ from datamodules.digits import DigitsDataModule
 from datamodules.image_folder import ImageFolderDataModule
 from datamodules.lfw import LFWFacesDataModule
 from datamodules.paired import EdgesDataModule, PairedFolderDataModule
+from datamodules.single_image import SingleImageDataModule
 from datamodules.stacked_digits import StackedDigitsDataModule
 from datamodules.superres import SuperResolutionDataModule, SuperResolutionFolderDataModule
 from datamodules.toy2d import Toy2DDataModule
@@ -27,6 +28,7 @@ __all__ = [
     "LFWFacesDataModule",
     "MNISTDataModule",
     "PairedFolderDataModule",
+    "SingleImageDataModule",
     "StackedDigitsDataModule",
     "SuperResolutionDataModule",
     "SuperResolutionFolderDataModule",
