@@ -101,6 +101,10 @@ def fast_args(config: Path, root: Path, data_dir: Path) -> list[str]:
         "--model.init_args.d_width", "8",
     ]
     data = load_yaml(config)["data"]["class_path"]
+    if data == "datamodules.SingleImageDataModule":  # SinGAN: batches of one image; 8-wide nets on a small one
+        at = args.index("--data.init_args.batch_size")
+        del args[at:at + 2]
+        args += ["--data.init_args.max_size", "48", "--model.init_args.width", "8"]
     if data in TORCHVISION_DATA:
         args += ["--data.init_args.data_dir", str(data_dir)]
     folder = str(data_dir / "images")  # users' folders (CelebA, FFHQ, facades, horse2zebra): random images here
@@ -162,6 +166,7 @@ def test_every_family_and_dataset_has_a_recipe() -> None:
         "cyclegan": {"digits", "fashion_mnist", "horse2zebra"},
         "context_encoder": {"digits", "fashion_mnist"},
         "srgan": {"photos", "div2k"},
+        "singan": {"chelsea"},
     }
     found: dict[str, set[str]] = {}
     for path in RECIPES:

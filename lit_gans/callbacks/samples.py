@@ -105,7 +105,8 @@ class SampleGrid(L.Callback):
         save_samples(samples, path, nrow=nrow, reference=getattr(trainer.datamodule, "modes", None))
         self.last_path = path
         self._publish(trainer, "samples", path, pl_module.g_step)
-        if self.interpolation_steps and samples.dim() == 4 and not getattr(pl_module, "translates", False):
+        # interpolation strips walk between latent vectors: not for families without one (translation, SinGAN)
+        if self.interpolation_steps and samples.dim() == 4 and getattr(pl_module, "interpolates", True):
             strips = interpolation_strips(pl_module, rows=self.nrow, steps=self.interpolation_steps).float().cpu()
             interp = save_samples(strips, path.with_name(f"interp_{path.name}"), nrow=self.interpolation_steps)
             self._publish(trainer, "interpolation", interp, pl_module.g_step)

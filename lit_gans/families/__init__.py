@@ -1,6 +1,7 @@
 """GAN families: LightningModules holding one paper's recipe on top of ``AdversarialModule``.
 
-``FAMILIES`` generate from noise; ``TRANSLATION_FAMILIES`` translate images (``lit_gans.families.translation``)."""
+``FAMILIES`` generate from noise; ``TRANSLATION_FAMILIES`` translate images (``lit_gans.families.translation``);
+``SINGLE_IMAGE_FAMILIES`` learn the patches of one image."""
 
 from lit_gans.families.acgan import ACGAN
 from lit_gans.families.base import AdversarialModule
@@ -17,6 +18,7 @@ from lit_gans.families.lsgan import LSGAN
 from lit_gans.families.pix2pix import Pix2Pix
 from lit_gans.families.progan import ProGAN
 from lit_gans.families.sagan import SAGAN
+from lit_gans.families.singan import SinGAN
 from lit_gans.families.sngan import SNGAN
 from lit_gans.families.srgan import SRGAN
 from lit_gans.families.stylegan import StyleGAN
@@ -26,5 +28,7 @@ from lit_gans.families.wgan_gp import WGANGP
 FAMILIES = {cls.__name__: cls for cls in (GAN, DCGAN, WGAN, WGANGP, LSGAN, SNGAN, CGAN, DeLiGAN, ACGAN, InfoGAN, CGANPD, SAGAN, BigGAN, ProGAN, StyleGAN)}
 #: the image-to-image families: they translate images and do not sample from noise (``TranslationModule``)
 TRANSLATION_FAMILIES = {cls.__name__: cls for cls in (Pix2Pix, CycleGAN, SRGAN, ContextEncoder)}
+#: families that learn one image (``SinGAN``): they sample from noise, but not from a dataset's distribution
+SINGLE_IMAGE_FAMILIES = {cls.__name__: cls for cls in (SinGAN,)}
 
-__all__ = ["ACGAN", "FAMILIES", "AdversarialModule", "BigGAN", "CGAN", "CGANPD", "ContextEncoder", "CycleGAN", "DCGAN", "DeLiGAN", "GAN", "InfoGAN", "LSGAN", "Pix2Pix", "ProGAN", "SAGAN", "SNGAN", "SRGAN", "StyleGAN", "TRANSLATION_FAMILIES", "WGAN", "WGANGP"]
+__all__ = ["ACGAN", "FAMILIES", "AdversarialModule", "BigGAN", "CGAN", "CGANPD", "ContextEncoder", "CycleGAN", "DCGAN", "DeLiGAN", "GAN", "InfoGAN", "LSGAN", "Pix2Pix", "ProGAN", "SAGAN", "SINGLE_IMAGE_FAMILIES", "SNGAN", "SinGAN", "SRGAN", "StyleGAN", "TRANSLATION_FAMILIES", "WGAN", "WGANGP"]

@@ -62,6 +62,8 @@ class TranslationModule(AdversarialModule):
 
     #: read by the sample-grid and metrics callbacks and the CLI: this family translates images
     translates = True
+    #: no interpolation strips in sample grids: there is no latent to walk
+    interpolates = False
     #: ``lit-gans translate`` feeds images at their own size (fully convolutional super-resolution) instead of
     #: resizing them to the training size
     any_input_size = False
