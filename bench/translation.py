@@ -1,4 +1,4 @@
-"""Benchmark: pix2pix, CycleGAN, the context encoder and SRGAN on their offline demos, against trivial baselines.
+"""Benchmark: pix2pix, CycleGAN, the context encoder, SRGAN and SinGAN on their offline demos, against baselines.
 
 Each run trains a config through the real CLI in a subprocess (one thread) for a fixed number of generator
 iterations, then its last checkpoint is measured on the whole validation split of its data:
@@ -13,7 +13,9 @@ iterations, then its last checkpoint is measured on the whole validation split o
 - the context encoder (``configs/context_encoder/{digits,fashion_mnist}.yaml``: the centre hole): PSNR over the
   missing pixels and SSIM of the centre region, beside the untrained network and the image's mean colour;
 - SRGAN (``configs/srgan/photos.yaml``, x4): PSNR/SSIM of the SRResNet (end of pre-training) and of SRGAN on the
-  held-out photo's tiles, beside bicubic and nearest-neighbour upsampling.
+  held-out photo's tiles, beside bicubic and nearest-neighbour upsampling;
+- SinGAN (``configs/singan/chelsea.yaml``): samples' distance from the image (they should differ) and their 7x7
+  patches' distance from the image's (they should match), beside baselines that do not share its patches.
 
 Figures: ``bench/results/translation_<family>_<data>.png`` (pix2pix: edges, translation, truth; CycleGAN: A,
 A->B, B, B->A) from the first validation images.
@@ -39,7 +41,7 @@ from common import fmt, machine, markdown_table, write_results  # noqa: E402
 from runs import ROOT, child_result, datamodule_of, last_lines, run_all, saved_report, timed_fit, unpadded  # noqa: E402
 
 RUNS = ("pix2pix:digits:2000,cyclegan:digits:2000,pix2pix:fashion_mnist:3000,cyclegan:fashion_mnist:3000,"
-        "context_encoder:digits:2000,context_encoder:fashion_mnist:3000,srgan:photos:3000")
+        "context_encoder:digits:2000,context_encoder:fashion_mnist:3000,srgan:photos:3000,singan:chelsea:2500")
 RESULTS = ROOT / "bench" / "results"
 
 
@@ -213,8 +215,44 @@ def evaluate_srgan(checkpoint: Path, figure_path: Path) -> dict:
             **{k: v / n for k, v in totals.items()}}
 
 
+def evaluate_singan(checkpoint: Path, figure_path: Path) -> dict:
+    """SinGAN's samples against its one image: how far they are from it (they should differ), how far their 7x7
+    patches are from the image's nearest ones (they should match), against images that do not share its patches."""
+    import torch
+    import torch.nn.functional as F
+
+    from datamodules.superres import load_photo, photo_tensor, to_unit
+    from lit_gans.families.singan import patch_distance
+    from lit_gans.loop import Batch
+
+    model, datamodule, _, batches = val_batches(checkpoint)
+    real = Batch.of(next(iter(datamodule.val_dataloader())), datamodule.batch_fields).image[:1]
+    samples = model.sample(16, generator=torch.Generator().manual_seed(0))
+    other_photo = "coffee" if datamodule.photo != "coffee" else "rocket"
+    other = F.interpolate(to_unit(photo_tensor(load_photo(other_photo))).unsqueeze(0), size=real.shape[-2:],
+                          mode="bicubic", antialias=True, align_corners=False).clamp(-1, 1)
+    blurred = F.interpolate(F.interpolate(real, scale_factor=0.25, mode="bilinear", antialias=True), size=real.shape[-2:],
+                            mode="bilinear", align_corners=False)
+    noise = (torch.randn(1, *real.shape[1:], generator=torch.Generator().manual_seed(0)) * real.std() + real.mean()).clamp(-1, 1)
+    shifted = torch.roll(real, shifts=(real.shape[-2] // 2, real.shape[-1] // 2), dims=(-2, -1))  # the image, rearranged
+    pairwise = torch.cdist(samples.flatten(1), samples.flatten(1), p=1) / samples[0].numel()
+    out = {"g_step": model.g_step, "sizes": model.sizes, "photo": datamodule.photo,
+           "rec_rmse": float(F.mse_loss(model.reconstruct(), real).sqrt()),
+           "sample_distance": float((samples - real).abs().mean()),
+           "sample_diversity": float(pairwise.sum() / (len(samples) * (len(samples) - 1))),
+           "patch_distance": {"samples": float(patch_distance(samples, real)),
+                              "image_rolled": float(patch_distance(shifted, real)),
+                              "image_blurred": float(patch_distance(blurred, real)),
+                              f"other_photo_{other_photo}": float(patch_distance(other, real)),
+                              "noise_same_mean_std": float(patch_distance(noise, real))}}
+    figure([real, samples[:7]], figure_path, n=8, nrow=4)
+    big = model.sample(1, size=(real.shape[-2], real.shape[-1] * 2), generator=torch.Generator().manual_seed(1))
+    figure([big], figure_path.with_name(figure_path.stem + "_wide.png"), n=1, nrow=1)
+    return out
+
+
 EVALUATORS = {"pix2pix": evaluate_pix2pix, "cyclegan": evaluate_cyclegan, "context_encoder": evaluate_context_encoder,
-              "srgan": evaluate_srgan}
+              "srgan": evaluate_srgan, "singan": evaluate_singan}
 
 
 def evaluate(checkpoint: Path, family: str, data: str) -> dict:
@@ -224,13 +262,19 @@ def evaluate(checkpoint: Path, family: str, data: str) -> dict:
 
 def report(saved: dict) -> None:
     s = saved["settings"]
-    p2p, cyc, ce, sr = [], [], [], []
+    p2p, cyc, ce, sr, sg = [], [], [], [], []
     for r in saved["runs"]:
         label = f"{r['family']} {r['data']}"
         if "failed" in r:
-            {"pix2pix": p2p, "cyclegan": cyc, "srgan": sr}.get(r["family"], ce).append([label, "failed: " + str(r["failed"])[:120]] + [""] * 6)
+            {"pix2pix": p2p, "cyclegan": cyc, "srgan": sr, "singan": sg}.get(r["family"], ce).append([label, "failed: " + str(r["failed"])[:120]] + [""] * 6)
             continue
-        if r["family"] == "srgan":
+        if r["family"] == "singan":
+            pd = r["patch_distance"]
+            baselines = ", ".join(f"{k.replace('_', ' ')} {v:.3f}" for k, v in pd.items() if k != "samples")
+            sg.append([label, r["g_step"], fmt(r["cpu_minutes"]), " ".join(f"{h}x{w}" for h, w in r["sizes"]),
+                       f"{r['rec_rmse']:.3f}", f"{r['sample_distance']:.3f}", f"{r['sample_diversity']:.3f}",
+                       f"**{pd['samples']:.3f}**", baselines])
+        elif r["family"] == "srgan":
             cells = [f"{r[f'{k}_psnr']:.2f} / {r[f'{k}_ssim']:.3f}" for k in ("srresnet", "srgan", "bicubic", "nearest")]
             sr.append([label, f"{r['pretrain_steps']} + {r['g_step'] - r['pretrain_steps']}", fmt(r["cpu_minutes"]),
                        f"{r['n_val']} tiles of `{r['val_photo']}`", f"**{cells[0]}**", f"**{cells[1]}**", *cells[2:],
@@ -293,6 +337,18 @@ def report(saved: dict) -> None:
         *markdown_table(["run", "G steps (pre-training + GAN)", "CPU minutes", "validation", "SRResNet", "SRGAN",
                          "bicubic", "nearest", "gain over bicubic"], sr),
         "",
+        "## SinGAN: one image",
+        "",
+        "On the training image at its full size: the reconstruction's RMS error from the fixed noise ([-1, 1] units); "
+        "16 random samples' mean absolute difference from the image (they should differ: the issue's threshold, 0.05 "
+        "here) and from each other (diversity); the mean distance (RMS per pixel) from each 7x7 patch of the samples "
+        "to the image's nearest patch (their patch statistics should match), beside the same for the image rolled by "
+        "half its size (its own patches, rearranged: the floor), the image blurred (x4 down and up), another bundled "
+        "photo, and noise of the image's mean and spread.",
+        "",
+        *markdown_table(["run", "G steps", "CPU minutes", "scales", "reconstruction RMSE", "sample distance",
+                         "sample diversity", "patch distance", "baselines' patch distance"], sg),
+        "",
         "## Context encoder: filling the centre",
         "",
         "PSNR (dB) over the missing pixels / SSIM of the centre region, on the whole validation split, one mask per "
@@ -305,7 +361,7 @@ def report(saved: dict) -> None:
         "Figures: " + ", ".join(f"`{r['figure']}`" for r in saved["runs"] if "figure" in r)
         + " (pix2pix rows: edges, translation, truth; CycleGAN rows: A, A->B, B, B->A; context encoder rows: with the "
         "hole, filled, truth; SRGAN, left to right: bicubic, SRResNet, SRGAN, truth, on a 128 px window of the held-out "
-        "photo).",
+        "photo; SinGAN: the image, then 7 samples, and `_wide.png`, a sample twice as wide).",
     ]
     if s.get("observations"):
         body += ["", "## Reading", "", s["observations"]]
@@ -340,7 +396,7 @@ def main() -> None:
         half = str(steps // 2)
         overrides = [] if args.width is None else ["--model.init_args.g_width", str(args.width), "--model.init_args.d_width", str(args.width)]
         if family == "srgan":  # the SRResNet: the checkpoint at the end of pre-training (the config's length)
-            overrides += ["--checkpoint.every_n_g_steps", "1000"]
+            overrides += ["--checkpoint.every_n_g_steps", "1000", "--checkpoint.save_top_k", "-1"]
         # pix2pix's and CycleGAN's schedule, compressed to this length (the others keep the config's)
         for which in ("g_scheduler", "d_scheduler") if family in ("pix2pix", "cyclegan") else ():
             overrides += [f"--model.init_args.{which}.init_args.constant_steps", half,

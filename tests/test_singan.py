@@ -122,7 +122,7 @@ def test_singan_through_the_cli_writes_grids_and_samples(tmp_path):
     assert grid.size[0] > grid.size[1] > 64
     assert not list((tmp_path / "run" / "samples").glob("interp_*")), "no latent vector to interpolate"
     ckpt = next((tmp_path / "run").rglob("last.ckpt"))
-    result = run([*CLI, "sample", "--ckpt", str(ckpt), "--n", "4", "--nrow", "2", "--out", str(tmp_path / "s.pt")],
-                 cwd=tmp_path, timeout=240)
-    assert result.returncode == 0, result.stderr[-3000:]
+    from lit_gans.cli import main
+
+    assert main(["sample", "--ckpt", str(ckpt), "--n", "4", "--nrow", "2", "--out", str(tmp_path / "s.pt")]) == 0
     assert torch.load(tmp_path / "s.pt").shape == (4, 3, 64, 96)
