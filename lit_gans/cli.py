@@ -208,6 +208,14 @@ def _refuse_translation(model: AdversarialModule, ckpt: str) -> None:
                            f"`lit-gans translate --ckpt {ckpt} --input IMAGES --out FOLDER`")
 
 
+def _refuse_self_measuring(model: AdversarialModule, ckpt: str) -> None:
+    """One line for ``lit-gans evaluate`` on a family that measures itself in validation (image-to-image families,
+    SinGAN): the dataset metrics of samples from noise do not apply to it."""
+    if getattr(model, "evaluates_itself", False):
+        raise LitGansError(f"{type(model).__name__} measures itself in validation (the val/... values of its logs); measure "
+                           f"a checkpoint with `lit-gans validate --config CONFIG --ckpt_path {ckpt}`")
+
+
 def sample_main(argv: Sequence[str]) -> int:
     """``lit-gans sample``: a grid (or a 2-D scatter, or a .pt tensor) from a checkpoint."""
     from lit_gans.checkpoints import load_family
@@ -314,7 +322,7 @@ def evaluate_main(argv: Sequence[str]) -> int:
         raise LitGansError(f"--ppl {args.ppl} must list z and/or w (e.g. --ppl z,w) and --ppl-samples {args.ppl_samples} be >= 1")
     device = available_device(args.device)
     model = load_family(args.ckpt, map_location=device)
-    _refuse_translation(model, args.ckpt)
+    _refuse_self_measuring(model, args.ckpt)
     _check_truncation_option(args.truncation, model)
     _check_psi_option(args.psi, model)
     recorded = torch.load(args.ckpt, map_location="cpu", weights_only=True).get("lit_gans", {}).get("datamodule")

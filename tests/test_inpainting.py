@@ -85,7 +85,7 @@ def test_context_encoder_fills_digit_centres_better_than_their_mean_colour():
     dm.setup("fit")
     x = torch.stack([dm.val_set[i][0] for i in range(len(dm.val_set))])
     mask = center_mask(len(x), 16, 8)
-    model = ContextEncoder(data_shape=dm.data_shape, g_width=16, d_width=16, overlap=2, max_g_steps=300)
+    model = ContextEncoder(data_shape=dm.data_shape, g_width=16, d_width=16, overlap=2, max_g_steps=120)
     before = float(hole_psnr(model.translate(x, mask=mask), x, mask))
     quiet_trainer().fit(model, dm)
     after = float(hole_psnr(model.translate(x, mask=mask), x, mask))

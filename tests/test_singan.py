@@ -111,7 +111,7 @@ def test_singan_learns_the_image_and_samples_differ_from_it():
 
 
 @pytest.mark.slow
-def test_singan_through_the_cli_writes_grids_and_samples(tmp_path):
+def test_singan_through_the_cli_writes_grids_and_samples(tmp_path, capsys):
     result = run([*CLI, "fit", "--config", str(ROOT / "configs" / "singan" / "chelsea.yaml"), "--trainer.accelerator", "cpu",
                   "--trainer.default_root_dir", str(tmp_path / "run"), "--model.init_args.steps_per_scale", "2",
                   "--model.init_args.max_g_steps", "10", "--model.init_args.width", "8", "--samples.every_n_g_steps", "10",
@@ -126,3 +126,5 @@ def test_singan_through_the_cli_writes_grids_and_samples(tmp_path):
 
     assert main(["sample", "--ckpt", str(ckpt), "--n", "4", "--nrow", "2", "--out", str(tmp_path / "s.pt")]) == 0
     assert torch.load(tmp_path / "s.pt").shape == (4, 3, 64, 96)
+    assert main(["evaluate", "--ckpt", str(ckpt)]) == 2
+    assert "SinGAN measures itself in validation" in capsys.readouterr().err

@@ -76,6 +76,8 @@ class SinGAN(AdversarialModule):
     roles = {"generator": "generators", "critic": "critics"}
     #: sample grids without interpolation strips: SinGAN's noise is a map per scale, not a vector
     interpolates = False
+    #: its measures are logged in validation (``val/...``); ``lit-gans evaluate``'s dataset metrics do not apply
+    evaluates_itself = True
 
     def __init__(
         self,

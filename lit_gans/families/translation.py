@@ -64,6 +64,8 @@ class TranslationModule(AdversarialModule):
     translates = True
     #: no interpolation strips in sample grids: there is no latent to walk
     interpolates = False
+    #: its measures are logged in validation (``val/...``); ``lit-gans evaluate``'s dataset metrics do not apply
+    evaluates_itself = True
     #: ``lit-gans translate`` feeds images at their own size (fully convolutional super-resolution) instead of
     #: resizing them to the training size
     any_input_size = False
