@@ -264,7 +264,7 @@ def report(saved: dict) -> None:
     s = saved["settings"]
     p2p, cyc, ce, sr, sg = [], [], [], [], []
     for r in saved["runs"]:
-        label = f"{r['family']} {r['data']}"
+        label = r.get("label") or f"{r['family']} {r['data']}"
         if "failed" in r:
             {"pix2pix": p2p, "cyclegan": cyc, "srgan": sr, "singan": sg}.get(r["family"], ce).append([label, "failed: " + str(r["failed"])[:120]] + [""] * 6)
             continue
