@@ -15,7 +15,6 @@ from lit_gans.families.base import AdversarialModule, adam
 from lit_gans.latent import LatentSpec
 from lit_gans.loop import Batch, Phase, StepOutput
 from lit_gans.nets.singan import SinGANCritic, SinGANGenerator, copy_weights, image_pyramid, scale_sizes
-from lit_gans.regularizers import gradient_penalty
 
 
 def resize(x: Tensor, size: Sequence[int]) -> Tensor:
@@ -39,12 +38,25 @@ def patch_distance(samples: Tensor, image: Tensor, size: int = 7, max_patches: i
     return (torch.cdist(ours, theirs).min(dim=1).values / math.sqrt(ours.shape[1])).mean()
 
 
+def pixel_gradient_penalty(critic: Any, real: Tensor, fake: Tensor) -> Tensor:
+    """WGAN-GP for a critic that scores a map of patches, as SinGAN's reference computes it: the gradient of the
+    summed map on random interpolates, its norm taken over the channels at each pixel, and (norm - 1)^2 averaged
+    over pixels. (Flattening the whole image into one norm, as ``lit_gans.regularizers.gradient_penalty`` does
+    for one score per image, holds the summed map to slope 1, so each patch score to about 1/#patches: the
+    critic's mean score then barely moves and stops telling real from generated.)"""
+    eps = torch.rand((real.shape[0], 1, 1, 1), device=real.device, dtype=real.dtype)
+    x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return (grad.norm(2, dim=1) - 1).pow(2).mean()
+
+
 class SinGAN(AdversarialModule):
     """SinGAN: a pyramid of small fully convolutional GANs, one per scale of a single training image, trained one
     scale at a time from the coarsest (shorter side ``min_size``, 25 px) to the image's size, the ratio between
     scales close to ``factor`` (0.75). Each scale's generator adds detail to the upsampled output of the scales
     below from noise of an amplitude set, when the scale starts, to 0.1 x the RMS error of the scales below in
-    reconstructing the image; its critic scores 11x11 patches (WGAN-GP with weight 0.1). The generator also
+    reconstructing the image; its critic scores 11x11 patches (WGAN-GP with weight 0.1, the gradient norm taken per
+    pixel as the reference does: ``pixel_gradient_penalty``). The generator also
     minimises ``rec_weight`` (10) times the error of reconstructing the image from one fixed noise map at the
     coarsest scale (zeros above). Each scale starts from the weights of the one below and trains for
     ``steps_per_scale`` generator iterations (one critic step each; the paper: 2,000 iterations of 3 critic and 3
@@ -208,7 +220,7 @@ class SinGAN(AdversarialModule):
             fake = self.generators[k](torch.randn_like(below) * self.noise_amps[k], below)
         critic = self.critics[k]
         real_score, fake_score = critic(real).mean(), critic(fake).mean()
-        penalty = gradient_penalty(critic, real, fake)
+        penalty = pixel_gradient_penalty(critic, real, fake)
         loss = fake_score - real_score + self.gp_weight * penalty
         logs = {"loss/d": loss.detach(), "d/real": real_score.detach(), "d/fake": fake_score.detach(),
                 "penalty/gp": penalty.detach(), "scale": torch.tensor(float(k))}
@@ -290,4 +302,4 @@ class SinGAN(AdversarialModule):
         return f"scales={self.sizes}, steps_per_scale={self.steps_per_scale}, rec_weight={self.rec_weight}"
 
 
-__all__ = ["SinGAN", "patch_distance", "patches", "resize"]
+__all__ = ["SinGAN", "patch_distance", "patches", "pixel_gradient_penalty", "resize"]
