@@ -28,6 +28,7 @@ epochs (name the larger domain A to see all of B every epoch).
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 import warnings
 from pathlib import Path
 from typing import Optional, Union
@@ -68,7 +69,7 @@ def partner_indices(n_a: int, n_b: int, seed: int, epoch: int = 0) -> np.ndarray
     return np.concatenate(orders)[:n_a].astype(np.int64)
 
 
-class UnpairedDataset(Dataset):
+class UnpairedDataset(Dataset, ABC):
     """Two domains, ``n_a`` and ``n_b`` samples, indexed by A: ``dataset[i]`` is A sample ``i`` with its
     fixed partner (``partner_indices`` of epoch 0 under ``seed``), ``dataset[(i, j)]`` is A sample ``i``
     with B sample ``j``."""
@@ -96,9 +97,9 @@ class UnpairedDataset(Dataset):
         i = int(index)
         return i, int(self._fixed()[i])
 
+    @abstractmethod
     def domains(self, keep_a: torch.Tensor, keep_b: torch.Tensor) -> "UnpairedDataset":
         """These A samples and these B samples (sorted indices of each), paired afresh."""
-        raise NotImplementedError
 
 
 class PairingSampler(ResumableSampler):

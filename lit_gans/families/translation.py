@@ -51,7 +51,9 @@ def as_rgb(images: Tensor) -> Tensor:
 class TranslationModule(AdversarialModule):
     """Base of the image-to-image families: no latent, fixed validation inputs for grids, and the family's
     own validation metrics. A family builds its networks (``build_networks``), declares its phases, and
-    implements ``translate`` and ``translation_grid``.
+    defines ``translate(x, direction="a2b", ema=True)`` (its outputs for input images, in eval mode),
+    ``input_channels(direction)`` (what ``lit-gans translate`` converts files to) and ``translation_grid()``
+    (the rows of its sample grids and the images per row).
 
     Args:
         data_shape: shape of a target image (C, S, S), linked from the DataModule.
@@ -100,13 +102,6 @@ class TranslationModule(AdversarialModule):
     def forward(self, x: Tensor, *args: Any) -> Tensor:
         return self.translate(x)
 
-    def translate(self, x: Tensor, direction: str = "a2b", ema: bool = True) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def input_channels(self, direction: str = "a2b") -> int:  # pragma: no cover - abstract
-        """Channels of the images ``translate`` reads in ``direction``."""
-        raise NotImplementedError
-
     def _translated(self, net: torch.nn.Module, x: Tensor, eval_mode: bool = True) -> Tensor:
         """``net(x)`` without gradients, in eval mode unless ``eval_mode`` is False, on this module's device."""
         was_training = net.training
@@ -145,10 +140,6 @@ class TranslationModule(AdversarialModule):
     def on_fit_start(self) -> None:
         super().on_fit_start()
         self._fixed = None
-
-    def translation_grid(self) -> tuple[Tensor, int]:  # pragma: no cover - abstract
-        """Rows of images for the sample grid and the images per row."""
-        raise NotImplementedError
 
     def extra_repr(self) -> str:
         return f"objective={self.objective.name}"
