@@ -292,7 +292,7 @@ class ImageTransform:
 
         if fit not in ("resize", "pad"):
             raise ConfigError(f"data.fit={fit!r} is unknown; use 'resize' or 'pad'")
-        self.channels = channels
+        self.channels, self.image_size, self.fit = channels, image_size, fit
         self.random = bool(augmentations)  # without augmentations an image always maps to the same tensor
         if fit == "resize":
             sizing = [A.Resize(image_size, image_size)]
@@ -317,6 +317,23 @@ class ImageTransform:
         out = self.pipeline(image=image)["image"]
         return out if out.dim() == 3 else out.unsqueeze(0)
 
+    def all_at_once(self, images: np.ndarray) -> torch.Tensor | None:
+        """Every image of a uint8 array (N, H, W[, C]) transformed in one go, where that gives what
+        ``__call__`` gives image by image (no augmentations, ``fit: pad``: padding, centre crop and
+        scaling are whole-array operations); None where it does not (resizing is done image by image)."""
+        if self.random or self.fit != "pad" or images.ndim not in (3, 4) or images.dtype != np.uint8:
+            return None
+        x = torch.from_numpy(np.ascontiguousarray(images))
+        x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)
+        if x.shape[1] != self.channels:
+            x = x.expand(-1, self.channels, -1, -1) if x.shape[1] == 1 else x[:, :1]
+        size = self.image_size
+        pad_h, pad_w = max(0, size - x.shape[2]), max(0, size - x.shape[3])
+        x = torch.nn.functional.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))  # zeros, as PadIfNeeded
+        top, left = (x.shape[2] - size) // 2, (x.shape[3] - size) // 2  # as CenterCrop
+        x = x[:, :, top:top + size, left:left + size]
+        return (x.float() - 127.5) * np.float32(1 / 127.5)  # albumentations' Normalize(0.5, 0.5), bit for bit
+
 
 class ImageDataModule(GANDataModule):
     """Base for image DataModules: channels, target size and the albumentations pipeline.
@@ -334,6 +351,8 @@ class ImageDataModule(GANDataModule):
     """
 
     channels: int = 1
+    #: side of the dataset's own images, where all share one (28 for MNIST); None where they vary
+    native_size: int | None = None
 
     def __init__(
         self,
@@ -348,9 +367,19 @@ class ImageDataModule(GANDataModule):
         super().__init__(batch_size=batch_size, num_workers=num_workers, pin_memory=pin_memory, train_fraction=train_fraction)
         if image_size < 1:
             raise ConfigError(f"data.image_size={image_size} must be a positive number of pixels")
-        self.image_size = image_size
+        self.image_size, self.fit = image_size, fit
         self.transform = ImageTransform(self.channels, image_size, fit, augmentations)
         self.data_shape = (self.channels, image_size, image_size)
+
+    @property
+    def evaluation_border(self) -> int:
+        """Pixels on each side that the evaluation's feature network does not read: with ``fit: pad`` the
+        padding around the native-size picture (2 for 28 px Fashion-MNIST served at 32), so that a domain
+        network trained on native images reads real and generated images as it read its test set, not
+        shrunk with a border; 0 otherwise."""
+        if self.fit != "pad" or self.native_size is None or self.image_size <= self.native_size:
+            return 0
+        return (self.image_size - self.native_size) // 2
 
 
 class TensorBatches(Dataset):
@@ -405,7 +434,8 @@ class ArrayDataset(TensorBatches):
         if len(images) and not getattr(transform, "random", True):
             first = transform(images[0])
             if first.numel() * first.element_size() * len(images) <= PRECOMPUTE_BYTES:
-                samples = torch.stack([first] + [transform(image) for image in images[1:]])
+                whole = getattr(transform, "all_at_once", lambda _: None)(images)
+                samples = whole if whole is not None else torch.stack([first] + [transform(image) for image in images[1:]])
         super().__init__(samples, labels)
 
     def __len__(self) -> int:

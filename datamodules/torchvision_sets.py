@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from torch.utils.data import Dataset
 
-from datamodules.base import ImageDataModule
+from datamodules.base import ArrayDataset, ImageDataModule
 from lit_gans.errors import DatasetNotFoundError
 from lit_gans.metrics.spec import DataEvaluation
 
@@ -69,8 +70,16 @@ class TorchvisionDataModule(ImageDataModule):
             ) from None
 
     def make_datasets(self) -> tuple[Dataset, Dataset]:
+        """Both splits held in memory as arrays (torchvision's readers load them whole anyway): without
+        random augmentations every image is resized or padded and normalised once, here, instead of
+        once per epoch (``ArrayDataset``)."""
         self.prepare_data()
-        return self.dataset(train=True), self.dataset(train=False)
+        return self.in_memory(self.dataset(train=True)), self.in_memory(self.dataset(train=False))
+
+    def in_memory(self, dataset: Dataset) -> ArrayDataset:
+        data = getattr(dataset, "data")
+        images = data.numpy() if hasattr(data, "numpy") else np.asarray(data)
+        return ArrayDataset(images, np.asarray(dataset.targets), self.transform)
 
 
 class MNISTDataModule(TorchvisionDataModule):
@@ -78,7 +87,7 @@ class MNISTDataModule(TorchvisionDataModule):
         TorchvisionDataModule.__doc__.split("\n", 1)[1]
     )
 
-    channels = 1
+    channels, native_size = 1, 28
     torchvision_class = dataset_name = "MNIST"
     how_to_get = "put train-images-idx3-ubyte etc. in data_dir/MNIST/raw"
     #: no MNIST network ships, so ``feature: auto`` falls back to Inception
@@ -92,7 +101,7 @@ class FashionMNISTDataModule(TorchvisionDataModule):
         + TorchvisionDataModule.__doc__.split("\n", 1)[1]
     )
 
-    channels = 1
+    channels, native_size = 1, 28
     torchvision_class = dataset_name = "FashionMNIST"
     how_to_get = "on Debian/Ubuntu run `apt-get install dataset-fashion-mnist`, or put the idx files in data_dir/FashionMNIST/raw,"
     evaluation = DataEvaluation.for_images("fashion_mnist")
@@ -113,7 +122,7 @@ class CIFAR10DataModule(TorchvisionDataModule):
         TorchvisionDataModule.__doc__.split("\n", 1)[1]
     )
 
-    channels = 3
+    channels, native_size = 3, 32
     torchvision_class = "CIFAR10"
     dataset_name = "cifar-10-batches-py"
     how_to_get = "unpack cifar-10-python.tar.gz into data_dir"

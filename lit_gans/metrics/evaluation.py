@@ -197,7 +197,9 @@ class ModelEvaluation:
             warnings.warn(f"class_accuracy is off: {message}", stacklevel=2)
             self.metrics.remove("class_accuracy")
             feature_metrics.remove("class_accuracy")
-        self.evaluator = Evaluator(network, feature_metrics, kid_subset_size=self.kid_subset_size, num_classes=self.num_classes).to(device)
+        border = int(getattr(self.datamodule, "evaluation_border", 0) or 0)  # e.g. the padding of fit: pad data
+        self.evaluator = Evaluator(network, feature_metrics, kid_subset_size=self.kid_subset_size, num_classes=self.num_classes,
+                                   border=border).to(device)
         if self.evaluator.needs_real:
             if self.datamodule.train_set is None:
                 self.datamodule.setup("fit")
@@ -207,6 +209,7 @@ class ModelEvaluation:
                 "hparams": {k: v for k, v in dict(self.datamodule.hparams).items() if not k.startswith("_") and k not in ("batch_size", "num_workers", "pin_memory")},
                 "feature": self.feature,
                 "n_real": n,
+                **({"border": border} if border else {}),
             }
             featurize = lambda x: self.evaluator.features(x)[0]  # noqa: E731
             if self.evaluator.needs_real_labels:  # one pass and one cache file for fid/kid and intra_fid

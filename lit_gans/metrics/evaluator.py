@@ -1,8 +1,9 @@
 """FID, KID, IS and classifier scores on torchmetrics, with one feature pass per batch.
 
 The feature network (Inception, or a shipped domain classifier: ``lit_gans.metrics.features``) runs
-once per batch; its features go to torchmetrics' ``FrechetInceptionDistance`` and
-``KernelInceptionDistance`` and its logits to ``InceptionScore`` and ``ClassifierScores``, each
+once per batch; its features go to torchmetrics' ``FrechetInceptionDistance`` and to KID
+(``lit_gans.metrics.kid.KernelDistance``: torchmetrics' ``KernelInceptionDistance`` with each
+kernel matrix computed once) and its logits to ``InceptionScore`` and ``ClassifierScores``, each
 built with a pass-through ``feature`` module. torchmetrics keeps the states and syncs them across
 DDP ranks in ``compute()``, which therefore every rank must call (torchmetrics issue 2684 is the
 hang when only rank 0 does).
@@ -39,12 +40,13 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torchmetrics import Metric
-from torchmetrics.image import FrechetInceptionDistance, InceptionScore, KernelInceptionDistance
+from torchmetrics.image import FrechetInceptionDistance, InceptionScore
 from torchmetrics.utilities import dim_zero_cat
 
 from lit_gans.errors import ConfigError
 from lit_gans.metrics.codes import ClassAccuracy
 from lit_gans.metrics.frechet import frechet_distance, gaussian_stats
+from lit_gans.metrics.kid import KernelDistance
 from lit_gans.metrics.modes import uniform_kl
 from lit_gans.metrics.spec import CONDITIONAL_METRICS, FEATURE_METRICS, IMAGE_METRICS
 
@@ -151,6 +153,8 @@ class Evaluator(nn.Module):
         is_splits: IS splits; lowered to the sample count when there are fewer samples.
         num_classes: the data's classes (for ``intra_fid`` and ``class_accuracy``); for
             ``class_accuracy`` the network must classify exactly these classes.
+        border: pixels on each side of every image (real and generated) that the network does not
+            read: the DataModule's ``evaluation_border`` (the padding of ``fit: pad`` data).
     """
 
     def __init__(
@@ -161,8 +165,12 @@ class Evaluator(nn.Module):
         kid_subset_size: int = 1000,
         is_splits: int = 10,
         num_classes: int = 0,
+        border: int = 0,
     ):
         super().__init__()
+        if border < 0:
+            raise ConfigError(f"border={border} must be >= 0 (pixels on each side the feature network does not read)")
+        self.border = border
         unknown = sorted(set(metrics) - set(FEATURE_METRICS))
         if unknown or not metrics:
             raise ConfigError(f"unknown image metrics {unknown or list(metrics)}; choose from {', '.join(FEATURE_METRICS)}")
@@ -181,7 +189,7 @@ class Evaluator(nn.Module):
             warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
             self.fid = FrechetInceptionDistance(feature=_Given(d), reset_real_features=False) if "fid" in metrics else None
             self.kid = (
-                KernelInceptionDistance(feature=_Given(d), subsets=kid_subsets, subset_size=kid_subset_size, reset_real_features=False)
+                KernelDistance(feature=_Given(d), subsets=kid_subsets, subset_size=kid_subset_size, reset_real_features=False)
                 if "kid" in metrics
                 else None
             )
@@ -212,6 +220,9 @@ class Evaluator(nn.Module):
     @torch.no_grad()
     def features(self, images: Tensor) -> tuple[Tensor, Tensor]:
         device = next(self.network.parameters()).device
+        b = self.border
+        if b and min(images.shape[-2:]) > 2 * b:
+            images = images[..., b:-b, b:-b]
         return self.network(images.to(device))
 
     def add_real_features(self, features: Tensor) -> None:
