@@ -26,7 +26,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from datamodules.base import GANDataModule
-from lit_gans.callbacks import GenerativeMetrics, GANProgressBar, GeneratorStepCheckpoint, SampleGrid
+from lit_gans.callbacks import GenerativeMetrics, GANProgressBar, GeneratorStepCheckpoint, SampleGrid, TimeReport
 from lit_gans.checkpoints import check_checkpoint_file
 from lit_gans.distributed import peer_failure
 from lit_gans.errors import CheckpointError, ConfigError, LitGansError
@@ -34,6 +34,7 @@ from lit_gans.families.base import AdversarialModule
 from lit_gans.loggers import default_logger
 from lit_gans.nets.stylegan import is_style_based
 from lit_gans.paths import available_device, make_folder, output_file
+from lit_gans.runtime import ValidationSchedule, choose_threads
 
 SUBCOMMANDS = ("fit", "validate")
 
@@ -52,7 +53,8 @@ class LitGansCLI(LightningCLI):
         parser_options = {"parser_mode": "omegaconf+", "exit_on_error": False}
         kwargs.setdefault("parser_kwargs", {**parser_options, **{name: dict(parser_options) for name in SUBCOMMANDS}})
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
-        kwargs.setdefault("trainer_defaults", {"max_epochs": -1, "logger": default_logger()})
+        # no epoch cadence of validation by default: ``validation.every_n_g_steps`` sets it (lit_gans.runtime)
+        kwargs.setdefault("trainer_defaults", {"max_epochs": -1, "logger": default_logger(), "check_val_every_n_epoch": None})
         kwargs.setdefault("auto_configure_optimizers", False)
         super().__init__(
             AdversarialModule,
@@ -85,6 +87,10 @@ class LitGansCLI(LightningCLI):
         parser.add_lightning_class_args(GeneratorStepCheckpoint, "checkpoint")
         parser.add_lightning_class_args(SampleGrid, "samples")
         parser.add_lightning_class_args(GenerativeMetrics, "metrics")
+        parser.add_class_arguments(ValidationSchedule, "validation", instantiate=True)
+        parser.add_argument("--threads", type=Optional[int], default=None,
+                            help="torch's CPU threads per process (default: OMP_NUM_THREADS when set, else the cores "
+                                 "divided among the run's processes on this machine)")
 
     def before_instantiate_classes(self) -> None:
         # the default wandb logger writes under the run's default_root_dir, not a shared runs/
@@ -95,13 +101,20 @@ class LitGansCLI(LightningCLI):
             if logger.init_args.get("save_dir") == "runs":
                 logger.init_args.save_dir = root
         check_run_config(config)
+        self.threads = choose_threads(config.get("threads"), config.trainer)
 
     def instantiate_trainer(self, **kwargs: Any):
         config = self._get(self.config_init, "trainer", default={})
         callbacks = list(config.get("callbacks") or [])
         wants_bar = config.get("enable_progress_bar") is not False
         if wants_bar and not any(isinstance(c, ProgressBar) for c in callbacks):
-            kwargs["callbacks"] = callbacks + [GANProgressBar()]
+            callbacks.append(GANProgressBar())
+        if not any(isinstance(c, TimeReport) for c in callbacks):
+            callbacks.append(TimeReport())
+        kwargs["callbacks"] = callbacks
+        schedule = self._get(self.config_init, "validation", default=None)
+        if isinstance(schedule, ValidationSchedule):
+            kwargs.update(schedule.trainer_settings(self.model, config))
         return super().instantiate_trainer(**kwargs)
 
     def after_fit(self) -> None:
@@ -129,6 +142,9 @@ class LitGansCLI(LightningCLI):
                 lines.append(f"  curves:     {Path(logger.log_dir) / 'metrics.csv'}")
             elif logger.save_dir:
                 lines.append(f"  logs:       {logger.save_dir} ({type(logger).__name__})")
+        for callback in trainer.callbacks:
+            if isinstance(callback, TimeReport) and callback.report:
+                lines.append(f"  time:       {callback.line()}; {self.threads} torch thread{'s' * (self.threads > 1)}")
         print("\n".join(lines))
 
 

@@ -87,6 +87,20 @@ class Phase:
     when: Optional[Callable[[], bool]] = None
 
 
+def batches_per_step(phases: Sequence[Phase], name: str = "generator") -> int:
+    """Training batches per step of the phase ``name`` (5 for WGAN's generator: every 5th critic step,
+    which runs on every batch), from the phases' intervals; 1 for a phase that is not there."""
+    by_name = {phase.name: phase for phase in phases}
+    seen: set[str] = set()
+    batches = 1
+    while name in by_name and name not in seen:
+        seen.add(name)
+        phase = by_name[name]
+        batches *= phase.every
+        name = phase.of
+    return batches
+
+
 def check_loop_arguments(**args: Any) -> None:
     """One clear error for each loop argument out of range."""
     checks = [
@@ -110,4 +124,4 @@ def check_loop_arguments(**args: Any) -> None:
 
 
 
-__all__ = ["BATCH_FIELDS", "Batch", "Phase", "StepOutput", "check_loop_arguments"]
+__all__ = ["BATCH_FIELDS", "Batch", "Phase", "StepOutput", "batches_per_step", "check_loop_arguments"]

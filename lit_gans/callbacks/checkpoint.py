@@ -9,10 +9,11 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from lit_gans.callbacks.timing import Timed
 from lit_gans.checkpoints import AtomicCheckpointIO
 
 
-class GeneratorStepCheckpoint(ModelCheckpoint):
+class GeneratorStepCheckpoint(Timed, ModelCheckpoint):
     """``ModelCheckpoint`` that saves every ``every_n_g_steps`` generator iterations and at the end of
     training, naming files by generator step (``g0002000.ckpt``) and keeping ``last.ckpt``.
 
@@ -31,6 +32,8 @@ class GeneratorStepCheckpoint(ModelCheckpoint):
         every_n_epochs: also save at the end of every n-th epoch (0: only by generator step).
         kwargs: other ``ModelCheckpoint`` arguments.
     """
+
+    time_category = "checkpoints"
 
     def __init__(
         self,
@@ -73,6 +76,10 @@ class GeneratorStepCheckpoint(ModelCheckpoint):
         candidates["g_step"] = torch.tensor(float(getattr(module, "g_step", trainer.global_step)))
         candidates["d_step"] = torch.tensor(float(getattr(module, "d_step", 0)))
         return candidates
+
+    def _save_checkpoint(self, trainer: L.Trainer, filepath: str) -> None:
+        with self.timed():  # for the run's time report
+            super()._save_checkpoint(trainer, filepath)
 
     def _save_now(self, trainer: L.Trainer) -> None:
         g_step = getattr(trainer.lightning_module, "g_step", trainer.global_step)

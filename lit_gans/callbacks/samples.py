@@ -13,6 +13,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from lightning.pytorch.utilities.seed import isolate_rng
 from torch import Tensor
 
+from lit_gans.callbacks.timing import Timed
 from lit_gans.latent import Latent, interpolation_strips
 from lit_gans.plotting import save_samples
 
@@ -31,7 +32,7 @@ def class_grid_latent(fixed: Latent, num_classes: int, columns: int) -> Latent:
     return grid.replace(labels=torch.arange(rows, device=fixed.z.device).repeat_interleave(columns))
 
 
-class SampleGrid(L.Callback):
+class SampleGrid(Timed, L.Callback):
     """Every ``every_n_g_steps`` generator iterations and at the end of training, draw samples from
     the model's fixed latent batch (EMA generator when enabled) and save them as
     ``<log_dir>/samples/g0001000.png``: an image grid, or a scatter plot for 2-D data. The image is
@@ -49,6 +50,8 @@ class SampleGrid(L.Callback):
         nrow: images per grid row (for a class-conditional model: per class).
         interpolation_steps: images per interpolation strip; 0 turns the strips off.
     """
+
+    time_category = "sample grids"
 
     def __init__(self, every_n_g_steps: int = 500, dirpath: Optional[str] = None, nrow: int = 8, interpolation_steps: int = 10):
         if every_n_g_steps < 1:
@@ -82,7 +85,7 @@ class SampleGrid(L.Callback):
 
     @rank_zero_only
     def write(self, trainer: L.Trainer, pl_module: L.LightningModule) -> Path:
-        with isolate_rng():  # grids come from fixed latents; nothing here may move training's random stream
+        with self.timed(), isolate_rng():  # grids come from fixed latents; nothing here may move training's random stream
             return self._write(trainer, pl_module)
 
     def grid(self, pl_module: L.LightningModule) -> tuple[Tensor, int]:
