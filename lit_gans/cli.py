@@ -5,6 +5,9 @@
     lit-gans sample --ckpt runs/.../last.ckpt --n 64 --out grid.png [--labels 0,1,2] [--truncation 0.5]
     lit-gans evaluate --ckpt runs/.../last.ckpt [--metrics fid,kid,is,classifier] [--n-samples 10000] [--truncation 0.5]
     lit-gans translate --ckpt runs/.../last.ckpt --input IMAGES --out FOLDER [--direction b2a] [--pairs]
+    lit-gans interpolate --ckpt runs/.../last.ckpt --out strips.png [--mode linear]
+    lit-gans project --ckpt runs/.../last.ckpt --target IMAGES --out FOLDER [--restarts 4] [--encoder-steps 500]
+    lit-gans inpaint --ckpt runs/.../last.ckpt --image IMAGES --out FOLDER [--mask center|MASK.png]
     lit-gans train-classifier --dataset digits --out digits.pt
 """
 
@@ -522,6 +525,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from lit_gans.translate import translate_main
 
             return translate_main(args[1:])
+        if args and args[0] in ("interpolate", "project", "inpaint"):
+            from lit_gans.latent import commands
+
+            return getattr(commands, f"{args[0]}_main")(args[1:])
         if args and args[0] == "train-classifier":
             from lit_gans.metrics.train_classifier import main as train_classifier_main
 
