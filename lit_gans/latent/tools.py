@@ -189,7 +189,8 @@ def train_encoder(model: Any, steps: int = 500, batch_size: int = 64, lr: float 
 class ProjectionResult:
     """What ``project`` found: ``latent`` (z; for StyleGAN in W, ``ws`` holds the w per layer),
     ``image`` (its samples), ``losses`` (the loss per step, mean over the targets, of the kept start),
-    ``psnr`` (dB per target) and ``start_psnr`` (of the starting latents, before optimisation)."""
+    ``psnr`` (dB per target), ``start_psnr`` (of the best starting latent, before optimisation) and
+    ``psnr_steps`` (steps, targets): each step's best PSNR over the starts, before that step's update."""
 
     latent: Optional[Latent]
     image: Tensor
@@ -197,6 +198,7 @@ class ProjectionResult:
     psnr: Tensor
     start_psnr: Tensor
     ws: Optional[Tensor] = None
+    psnr_steps: Optional[Tensor] = None
 
 
 def _perceptual(feature: Any) -> Optional[Callable[[Tensor], Tensor]]:
@@ -266,10 +268,13 @@ def project(model: Any, target: Tensor, steps: int = 300, lr: float = 0.05, rest
         start_images = _output(model, render(variable))
     optimizer = torch.optim.Adam([variable], lr=lr)
     history: list[float] = []
+    curve: list[Tensor] = []
     for step in range(steps):
         for group in optimizer.param_groups:
             group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / max(steps, 1)))
-        per_start = losses_of(_output(model, render(variable)))
+        rendered = _output(model, render(variable))
+        per_start = losses_of(rendered)
+        curve.append(psnr(rendered.detach(), targets).view(n, restarts).max(1).values.cpu())
         optimizer.zero_grad(set_to_none=True)
         per_start.sum().backward()
         optimizer.step()
@@ -287,7 +292,8 @@ def project(model: Any, target: Tensor, steps: int = 300, lr: float = 0.05, rest
     result_latent = None if style else latent[keep].replace(z=kept)
     ws = (kept if space == "w+" else kept[:, None].repeat(1, num_ws, 1)) if style else None
     start_scores = psnr(start_images, targets).view(n, restarts).max(1).values
-    return ProjectionResult(result_latent, images[keep].detach(), history, psnr(images[keep], target).cpu(), start_scores.cpu(), ws)
+    return ProjectionResult(result_latent, images[keep].detach(), history, psnr(images[keep], target).cpu(), start_scores.cpu(), ws,
+                            torch.stack(curve) if curve else None)
 
 
 # ---------------------------------------------------------------------------------------------- inpainting
