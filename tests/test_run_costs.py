@@ -62,6 +62,13 @@ def test_kernel_distance_is_kid_over_its_subsets_and_keeps_the_real_terms(monkey
         assert len(set(map(tuple, real_index.tolist()))) == 5  # distinct subsets
     # the real subsets and their sums were computed once, for the first evaluation
     assert metric._real_key is not None and torch.equal(metric._real_subsets[0], real_index)
+    # terms computed elsewhere (the on-disk cache of ModelEvaluation) give the same value
+    cached = KernelDistance(feature=_Given(8), subsets=5, subset_size=40, reset_real_features=False)
+    cached.set_real_terms(real, **metric.real_terms(real))
+    cached.update(real, real=True)
+    cached.update(fake, real=False)
+    torch.manual_seed(7)
+    assert float(cached.compute()[0]) == pytest.approx(float(mean), rel=1e-12)
 
 
 # ---------------------------------------------------------------------------------------------- data

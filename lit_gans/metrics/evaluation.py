@@ -43,7 +43,7 @@ import torch
 from torch import Tensor
 
 from lit_gans.errors import ConfigError
-from lit_gans.metrics.evaluator import Evaluator, labelled_real_features, rank_share, real_features
+from lit_gans.metrics.evaluator import Evaluator, _cached, labelled_real_features, rank_share, real_features
 from lit_gans.metrics.modes import mode_coverage
 from lit_gans.metrics.spec import CONDITIONAL_METRICS, FEATURE_METRICS, IMAGE_METRICS, METRICS, evaluation_of
 
@@ -218,6 +218,13 @@ class ModelEvaluation:
             else:
                 features = real_features(key, lambda: self._real_batches(n), featurize, self.cache_dir)
             self.evaluator.add_real_features(rank_share(features).to(device))
+            kid = self.evaluator.kid
+            if kid is not None and min(len(features), self.n_samples) >= kid.subset_size:
+                # the real subsets' KID terms depend on the real features alone: cached beside them
+                full = features.double().to(device)
+                terms = _cached({**key, "kid_real_terms": [kid.subsets, kid.subset_size, kid.real_subset_seed]},
+                                lambda: {k: v.cpu() for k, v in kid.real_terms(full).items()}, self.cache_dir)
+                kid.set_real_terms(full, terms["index"], terms["within"])
 
     def metrics_for(self, module: Any) -> list[str]:
         """The metrics ``evaluate`` computes for ``module``: ``metrics`` without ``intra_fid`` and

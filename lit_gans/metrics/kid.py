@@ -99,15 +99,29 @@ class KernelDistance(KernelInceptionDistance):
         self._real_key: Optional[tuple] = None
         self._real_subsets: Optional[tuple[Tensor, Tensor]] = None
 
-    def _real_terms(self, real: Tensor, kernel: Callable[[Tensor, Tensor], Tensor]) -> tuple[Tensor, Tensor]:
-        key = (real.shape, real.dtype, float(real.sum()), float((real * real).sum()), self.subsets, self.subset_size,
-               self.degree, self.gamma, self.coef)
+    def real_key(self, real: Tensor) -> tuple:
+        """What the real subsets' terms depend on: the real features (by shape and two sums) and the settings."""
+        return (tuple(real.shape), str(real.dtype), float(real.sum()), float((real * real).sum()), self.subsets,
+                self.subset_size, self.degree, self.gamma, self.coef, self.real_subset_seed)
+
+    def real_terms(self, real: Tensor) -> dict[str, Tensor]:
+        """The real subsets (``index``, drawn from ``real_subset_seed``) and their within-sums (``within``) for
+        ``real``: what ``compute`` needs of the real side, to compute once (or cache, ``set_real_terms``)."""
+        kernel = polynomial_kernel(self.degree, self.gamma, self.coef)
+        generator = torch.Generator().manual_seed(self.real_subset_seed)
+        index = torch.stack([torch.randperm(real.shape[0], generator=generator)[: self.subset_size]
+                             for _ in range(self.subsets)]).to(real.device)
+        return {"index": index, "within": within_sums(real, indicators(index, real.shape[0]), kernel)}
+
+    def set_real_terms(self, real: Tensor, index: Tensor, within: Tensor) -> None:
+        """Use ``real_terms(real)`` computed elsewhere (a cache) when ``compute`` sees these real features."""
+        self._real_key, self._real_subsets = self.real_key(real), (index.to(real.device), within.to(real))
+
+    def _real_terms(self, real: Tensor) -> tuple[Tensor, Tensor]:
+        key = self.real_key(real)
         if key != self._real_key:
-            generator = torch.Generator().manual_seed(self.real_subset_seed)
-            index = torch.stack([torch.randperm(real.shape[0], generator=generator)[: self.subset_size]
-                                 for _ in range(self.subsets)]).to(real.device)
-            self._real_subsets = (index, within_sums(real, indicators(index, real.shape[0]), kernel))
-            self._real_key = key
+            terms = self.real_terms(real)
+            self._real_subsets, self._real_key = (terms["index"], terms["within"]), key
         return self._real_subsets
 
     def compute(self) -> tuple[Tensor, Tensor]:
@@ -116,7 +130,7 @@ class KernelDistance(KernelInceptionDistance):
         if real.shape[0] < self.subset_size or fake.shape[0] < self.subset_size:
             raise ValueError("Argument `subset_size` should be smaller than the number of samples")
         kernel = polynomial_kernel(self.degree, self.gamma, self.coef)
-        real_index, real_within = self._real_terms(real, kernel)
+        real_index, real_within = self._real_terms(real)
         fake_index = torch.stack([torch.randperm(fake.shape[0])[: self.subset_size] for _ in range(self.subsets)]).to(fake.device)
         scores = mmd2_of_subsets(real, fake, real_index, fake_index, kernel, real_within=real_within)
         return scores.mean(), scores.std(unbiased=False)
