@@ -33,7 +33,12 @@ PARTS = ("start-up", "training", "validation", "evaluation", "sample grids", "ch
 def run_config(config: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     name = config.replace("/", "_")
     run_dir = work / name
+    if args.reuse and (run_dir / "row.json").is_file():  # a run of an earlier invocation with the same settings
+        return json.loads((run_dir / "row.json").read_text())
     length = ["--model.init_args.max_g_steps", str(args.steps)] if args.steps else []
+    if args.max_minutes:  # the configs that take longest stop early: their evaluation share is then an upper bound
+        seconds = int(args.max_minutes * 60)
+        length += ["--trainer.max_time", f"00:{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"]
     command = lit_gans() + [
         "fit", "--config", f"configs/{config}.yaml", *length,
         "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
@@ -67,6 +72,7 @@ def run_config(config: str, args: argparse.Namespace, work: Path) -> dict[str, A
     metrics = re.search(r"^\s+(metrics|last validation):\s+(.*)$", text, re.M)
     row["measured"] = metrics.group(2) if metrics else ""
     row["warned"] = "spends" in text and "budget" in text
+    (run_dir / "row.json").write_text(json.dumps(row, indent=1) + "\n")
     return row
 
 
@@ -78,7 +84,8 @@ def report(saved: dict[str, Any], tag: str) -> None:
         rep = r["report"]
         wall = rep["wall"]
         share = rep["evaluation"] / wall
-        rows.append([r["config"], r["g_steps"], f"{wall:.1f}", *(f"{rep[p]:.1f}" for p in PARTS),
+        capped = saved["settings"].get("steps") and r["g_steps"] is not None and r["g_steps"] < saved["settings"]["steps"]
+        rows.append([r["config"], f"{r['g_steps']}{' (time cap)' if capped else ''}", f"{wall:.1f}", *(f"{rep[p]:.1f}" for p in PARTS),
                      f"{100 * share:.1f} %", f"{100 * rep['validation'] / wall:.1f} %",
                      f"{100 * r['sys'] / max(r['user'] + r['sys'], 1e-9):.1f} %", "yes" if share < BUDGET else "**no**"])
     failed = [[r["config"], r["failed"][:220]] for r in runs if "failed" in r]
@@ -91,6 +98,9 @@ def report(saved: dict[str, Any], tag: str) -> None:
         "",
         "Protocol: each config through `lit-gans fit --config configs/<config>.yaml` in its own process"
         + (f", `--model.init_args.max_g_steps {saved['settings']['steps']}`" if saved["settings"]["steps"] else " at its own length")
+        + (f" or at most {saved['settings']['max_minutes']:g} minutes of training (`trainer.max_time`; a run stopped by it "
+           "trained fewer iterations, so its evaluation share is an upper bound of the share at full length)"
+           if saved["settings"].get("max_minutes") else "")
         + ", a CSV logger instead of wandb, no progress bar, everything else the config's and lit-gans' defaults: "
         "metrics (FID, KID, IS, classifier scores, or mode coverage on the 2-D mixtures) every `metrics.every_n_g_steps` "
         "and when training stops, sample grids, checkpoints, validation every `validation.every_n_g_steps` (or the "
@@ -124,6 +134,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", default="", help="comma-separated <family>/<name> (default: every config)")
     parser.add_argument("--steps", type=int, default=200, help="generator iterations per run (0: the config's length)")
+    parser.add_argument("--max-minutes", type=float, default=2.0, help="cap on each run's training time (0: none)")
+    parser.add_argument("--reuse", action="store_true", help="keep the rows of runs already in --work")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS per run (0: lit-gans chooses)")
     parser.add_argument("--work", default="/tmp/lit_gans_run_costs")
