@@ -203,3 +203,21 @@ def test_the_metrics_callback_warns_once_when_its_schedule_passes_the_budget(tmp
                      "--trainer.logger.save_dir", str(root), "--trainer.enable_progress_bar", "false"])
     assert code == 0
     assert len([w for w in record if "spends" in str(w.message)]) == 1
+
+
+def test_a_run_stopped_by_its_epochs_or_time_is_evaluated_at_its_end(tmp_path):
+    """Training that stops without ``max_g_steps`` (here ``max_epochs``; ``max_time`` alike) still gets its final
+    evaluation, which ``on_train_batch_end`` cannot see coming."""
+    root = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        code = main(["fit", "--config", "configs/dcgan/digits.yaml", "--model.init_args.max_g_steps", "1000",
+                     "--trainer.max_epochs", "1", "--model.init_args.g_width", "8", "--model.init_args.d_width", "8",
+                     "--metrics.n_samples", "64", "--metrics.n_real", "64", "--data.init_args.batch_size", "256",
+                     "--trainer.default_root_dir", str(root), "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
+                     "--trainer.logger.save_dir", str(root), "--trainer.enable_progress_bar", "false"])
+    assert code == 0
+    header, *rows = next(root.rglob("metrics.csv")).read_text().splitlines()
+    columns = header.split(",")
+    evaluated = [dict(zip(columns, row.split(","))) for row in rows if row.split(",")[columns.index("digits/fid")]]
+    assert len(evaluated) == 1 and float(evaluated[0]["g_step"]) == 6  # 1,617 digits in batches of 256: 6 iterations

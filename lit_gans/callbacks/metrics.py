@@ -166,6 +166,12 @@ class GenerativeMetrics(Timed, L.Callback):
         if g_step > 0 and due and g_step != self._done_at:
             self.evaluate(trainer, pl_module)
 
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        # training stopped where ``on_train_batch_end`` could not see it coming (``trainer.max_time``, whose timer
+        # may run after this callback, or the end of ``max_epochs``): evaluate the final model all the same
+        if not trainer.fast_dev_run and pl_module.g_step > 0 and pl_module.g_step != self._done_at:
+            self.evaluate(trainer, pl_module)
+
     def on_validation_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         # in ``fit`` only when asked (validation stays cheap); ``lit-gans validate`` is a request for the numbers
         wanted = self.on_validation or trainer.state.fn == TrainerFn.VALIDATING
