@@ -56,8 +56,9 @@ class LitGansCLI(LightningCLI):
         parser_options = {"parser_mode": "omegaconf+", "exit_on_error": False}
         kwargs.setdefault("parser_kwargs", {**parser_options, **{name: dict(parser_options) for name in SUBCOMMANDS}})
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
-        # no epoch cadence of validation by default: ``validation.every_n_g_steps`` sets it (lit_gans.runtime)
-        kwargs.setdefault("trainer_defaults", {"max_epochs": -1, "logger": default_logger(), "check_val_every_n_epoch": None})
+        # no epoch cadence or length of validation by default: the ``validation`` settings choose them (lit_gans.runtime)
+        kwargs.setdefault("trainer_defaults", {"max_epochs": -1, "logger": default_logger(), "check_val_every_n_epoch": None,
+                                               "limit_val_batches": None})
         kwargs.setdefault("auto_configure_optimizers", False)
         super().__init__(
             AdversarialModule,

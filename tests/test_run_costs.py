@@ -126,12 +126,19 @@ def test_validation_is_counted_in_generator_iterations():
     model = WGAN(data_shape=(2,), architecture="mlp", n_critic=5)
     assert batches_per_step(model.phases(), "generator") == 5
     schedule = ValidationSchedule(every_n_g_steps=100)
-    unset = {"val_check_interval": None, "check_val_every_n_epoch": None}  # lit-gans' trainer defaults
-    assert schedule.trainer_settings(model, unset) == {"val_check_interval": 500, "check_val_every_n_epoch": None}
-    # a config's own Lightning cadence stays, even Lightning's default given by hand
+    unset = {"val_check_interval": None, "check_val_every_n_epoch": None, "limit_val_batches": None}  # lit-gans' defaults
+    assert schedule.trainer_settings(model, unset) == {"val_check_interval": 500, "check_val_every_n_epoch": None,
+                                                       "limit_val_batches": 20}
+    # a config's own Lightning cadence and length stay, even Lightning's defaults given by hand
     for own in ({"check_val_every_n_epoch": 1}, {"check_val_every_n_epoch": 3}, {"val_check_interval": 50}):
-        assert schedule.trainer_settings(model, {**unset, **own}) == {}
-    assert ValidationSchedule(every_n_g_steps=None).trainer_settings(model, unset) == {"check_val_every_n_epoch": 1}
+        assert schedule.trainer_settings(model, {**unset, **own, "limit_val_batches": 1.0}) == {}
+    assert ValidationSchedule(every_n_g_steps=None, max_batches=None).trainer_settings(model, unset) == {
+        "check_val_every_n_epoch": 1, "limit_val_batches": 1.0}
+    # a family that measures itself in validation reads all of it
+    model.evaluates_itself = True
+    assert schedule.trainer_settings(model, unset)["limit_val_batches"] == 1.0
+    with pytest.raises(ConfigError, match="validation.max_batches=0"):
+        ValidationSchedule(max_batches=0)
     with pytest.raises(ConfigError, match="validation.every_n_g_steps=0"):
         ValidationSchedule(every_n_g_steps=0)
 
