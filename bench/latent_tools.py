@@ -24,7 +24,7 @@ import torch  # noqa: E402
 from torchvision.utils import save_image  # noqa: E402
 
 from bench.common import RESULTS, machine, markdown_table, write_results  # noqa: E402
-from bench.runs import ROOT, lit_gans, one_thread_env  # noqa: E402
+from bench.runs import ROOT, lit_gans, one_thread_env, saved_report  # noqa: E402
 
 PSNR_TARGET = 30.0
 
@@ -193,11 +193,7 @@ def main() -> None:
     parser.add_argument("--observations", default=None)
     args = parser.parse_args()
     if args.report:
-        saved = json.loads(Path(args.report).read_text())
-        if args.observations:
-            given = Path(args.observations)
-            saved["settings"]["observations"] = given.read_text().strip() if given.is_file() else args.observations
-        report(saved)
+        report(saved_report(args.report, args.observations))
         return
     from lit_gans.checkpoints import load_family
 

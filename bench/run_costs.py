@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import machine, markdown_table, write_results  # noqa: E402
-from bench.runs import ROOT, lit_gans, run_all  # noqa: E402
+from bench.runs import ROOT, lit_gans, run_all, saved_report  # noqa: E402
 
 BUDGET = 0.10
 PARTS = ("start-up", "training", "validation", "evaluation", "sample grids", "checkpoints")
@@ -144,11 +144,7 @@ def main() -> None:
     parser.add_argument("--observations", default=None, help="a reading of the results (text or a file)")
     args = parser.parse_args()
     if args.report:
-        saved = json.loads(Path(args.report).read_text())
-        if args.observations:
-            given = Path(args.observations)
-            saved["settings"]["observations"] = given.read_text().strip() if given.is_file() else args.observations
-        report(saved, args.tag)
+        report(saved_report(args.report, args.observations), args.tag)
         return
     configs = [c for c in args.configs.split(",") if c] or sorted(
         str(p.relative_to(ROOT / "configs").with_suffix("")) for p in (ROOT / "configs").glob("*/*.yaml"))

@@ -166,20 +166,25 @@ def test_threads_divide_the_cores_among_a_machines_processes(monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------------- a default run
+def fit_digits(root, *args: str) -> int:
+    """``lit-gans fit`` of an 8-wide DCGAN on the digits, in this process, with a CSV logger under ``root``
+    and 64-sample metrics, plus ``args``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return main(["fit", "--config", "configs/dcgan/digits.yaml", "--model.init_args.g_width", "8",
+                     "--model.init_args.d_width", "8", "--metrics.n_samples", "64", "--metrics.n_real", "64",
+                     "--trainer.default_root_dir", str(root), "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
+                     "--trainer.logger.save_dir", str(root), "--trainer.enable_progress_bar", "false", *args])
+
+
 def test_a_default_run_validates_and_evaluates_on_its_schedule_and_reports_its_time(tmp_path, capsys):
     """DCGAN on the digits with 2 critic steps per generator step: validation every 3 generator iterations
     (6 batches) and at the end, metrics every 4 and at the end, never at a validation; the closing lines
     split the time."""
     root = tmp_path / "run"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        code = main(["fit", "--config", "configs/dcgan/digits.yaml", "--model.init_args.max_g_steps", "8",
-                     "--model.init_args.n_critic", "2", "--model.init_args.g_width", "8", "--model.init_args.d_width", "8",
-                     "--validation.every_n_g_steps", "3", "--metrics.every_n_g_steps", "4", "--metrics.n_samples", "64",
-                     "--metrics.n_real", "64", "--samples.every_n_g_steps", "4", "--checkpoint.every_n_g_steps", "4",
-                     "--trainer.default_root_dir", str(root), "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
-                     "--trainer.logger.save_dir", str(root), "--trainer.enable_progress_bar", "false"])
-    assert code == 0
+    assert fit_digits(root, "--model.init_args.max_g_steps", "8", "--model.init_args.n_critic", "2",
+                      "--validation.every_n_g_steps", "3", "--metrics.every_n_g_steps", "4", "--samples.every_n_g_steps", "4",
+                      "--checkpoint.every_n_g_steps", "4") == 0
     out = capsys.readouterr().out
     log = root / "lightning_logs" / "version_0"
     if not log.is_dir():
@@ -216,14 +221,8 @@ def test_a_run_stopped_by_its_epochs_or_time_is_evaluated_at_its_end(tmp_path):
     """Training that stops without ``max_g_steps`` (here ``max_epochs``; ``max_time`` alike) still gets its final
     evaluation, which ``on_train_batch_end`` cannot see coming."""
     root = tmp_path / "run"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        code = main(["fit", "--config", "configs/dcgan/digits.yaml", "--model.init_args.max_g_steps", "1000",
-                     "--trainer.max_epochs", "1", "--model.init_args.g_width", "8", "--model.init_args.d_width", "8",
-                     "--metrics.n_samples", "64", "--metrics.n_real", "64", "--data.init_args.batch_size", "256",
-                     "--trainer.default_root_dir", str(root), "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
-                     "--trainer.logger.save_dir", str(root), "--trainer.enable_progress_bar", "false"])
-    assert code == 0
+    assert fit_digits(root, "--model.init_args.max_g_steps", "1000", "--trainer.max_epochs", "1",
+                      "--data.init_args.batch_size", "256") == 0
     header, *rows = next(root.rglob("metrics.csv")).read_text().splitlines()
     columns = header.split(",")
     evaluated = [dict(zip(columns, row.split(","))) for row in rows if row.split(",")[columns.index("digits/fid")]]
