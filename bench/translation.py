@@ -91,7 +91,7 @@ def figure(rows, path: Path, n: int = 12, nrow: Optional[int] = None) -> None:
     """Rows of images (each cut to ``n``) in one grid of ``nrow`` images a row (default ``n``: one row each)."""
     import torch
 
-    from lit_gans.families.translation import as_rgb
+    from lit_gans.families._translation import as_rgb
     from lit_gans.plotting import save_samples
 
     rows = [r[:n].float() for r in rows]
@@ -159,7 +159,7 @@ def evaluate_context_encoder(checkpoint: Path, figure_path: Path) -> dict:
     import torch
 
     from lit_gans.families.context_encoder import hole_psnr, mean_fill
-    from lit_gans.families.translation import ssim
+    from lit_gans.families._translation import ssim
     from lit_gans.nets.inpainting import apply_mask
 
     model, _, _, batches = val_batches(checkpoint)

@@ -1,6 +1,6 @@
 """GAN families: LightningModules holding one paper's recipe on top of ``AdversarialModule``.
 
-``FAMILIES`` generate from noise; ``TRANSLATION_FAMILIES`` translate images (``lit_gans.families.translation``);
+``FAMILIES`` generate from noise; ``TRANSLATION_FAMILIES`` translate images (``lit_gans.families._translation``);
 ``SINGLE_IMAGE_FAMILIES`` learn the patches of one image."""
 
 from lit_gans.families.acgan import ACGAN

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from lit_gans.errors import ConfigError
 from lit_gans.families.base import adam
-from lit_gans.families.translation import TranslationModule, ssim
+from lit_gans.families._translation import TranslationModule, ssim
 from lit_gans.loop import Batch, Phase, StepOutput
 from lit_gans.losses import ObjectiveName
 from lit_gans.nets.inpainting import ContextDiscriminator

@@ -12,7 +12,7 @@ from torchmetrics.functional.image import peak_signal_noise_ratio
 
 from lit_gans.errors import ConfigError
 from lit_gans.families.base import adam
-from lit_gans.families.translation import TranslationModule, as_rgb, ssim
+from lit_gans.families._translation import TranslationModule, as_rgb, ssim
 from lit_gans.loop import Batch, Phase, StepOutput
 from lit_gans.losses import ObjectiveName
 from lit_gans.nets.translation import PatchDiscriminator, UNetGenerator, init_weights, patch_layers_for

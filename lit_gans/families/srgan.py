@@ -13,7 +13,7 @@ from torchmetrics.functional.image import peak_signal_noise_ratio
 
 from lit_gans.errors import ConfigError
 from lit_gans.families.base import adam
-from lit_gans.families.translation import TranslationModule, ssim
+from lit_gans.families._translation import TranslationModule, ssim
 from lit_gans.loop import Batch, Phase, StepOutput
 from lit_gans.losses import ObjectiveName
 from lit_gans.nets.superres import SRDiscriminator, SRResNetGenerator, VGGFeatures
