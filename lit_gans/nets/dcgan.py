@@ -46,7 +46,8 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """S x S image -> strided convolutions with LeakyReLU (batch norm after the first) -> one logit.
+    """S x S image -> strided convolutions with LeakyReLU (batch norm after the first) -> one logit, or a
+    feature vector of ``outputs`` numbers (the critics of MMD GAN, Cramér GAN, McGAN, Fisher GAN).
 
     Conditional (``num_classes > 0``): the one-hot label is broadcast to extra input channels.
 
@@ -55,14 +56,16 @@ class DCGANDiscriminator(nn.Module):
         features: width of the first layer; layers double towards the output.
         batch_norm: batch norm in the hidden layers (turn off for gradient penalties, as WGAN-GP does).
         num_classes: >0 makes the discriminator conditional.
+        outputs: numbers per image: 1 gives logits shaped (N,); more gives features shaped (N, outputs).
     """
 
     def __init__(
-        self, data_shape: Sequence[int], features: int = 64, batch_norm: bool = True, num_classes: int = 0
+        self, data_shape: Sequence[int], features: int = 64, batch_norm: bool = True, num_classes: int = 0,
+        outputs: int = 1,
     ):
         super().__init__()
         channels, _, log_size = power_of_two_size(data_shape, type(self).__name__, 8, 128)
-        self.num_classes = num_classes
+        self.num_classes, self.outputs = num_classes, outputs
         n_down = log_size - 2
         width = features
         layers: list[nn.Module] = [nn.Conv2d(channels + max(num_classes, 0), width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
@@ -71,11 +74,12 @@ class DCGANDiscriminator(nn.Module):
             layers += [nn.BatchNorm2d(width * 2)] if batch_norm else []
             layers += [nn.LeakyReLU(0.2, True)]
             width *= 2
-        layers.append(nn.Conv2d(width, 1, 4, 1, 0))
+        layers.append(nn.Conv2d(width, outputs, 4, 1, 0))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         y = one_hot(labels, self.num_classes, x.shape[0], x.device)
         if y is not None:
             x = torch.cat([x, y[:, :, None, None].expand(-1, -1, *x.shape[2:])], dim=1)
-        return self.net(x).flatten()
+        out = self.net(x).flatten(1)
+        return out.squeeze(1) if self.outputs == 1 else out

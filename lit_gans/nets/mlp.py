@@ -56,13 +56,15 @@ class MLPGenerator(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """A sample (and optionally a one-hot label) -> hidden LeakyReLU layers -> one logit per sample.
+    """A sample (and optionally a one-hot label) -> hidden LeakyReLU layers -> one logit per sample, or a
+    feature vector of ``outputs`` numbers (the critics of MMD GAN, Cramér GAN, McGAN, Fisher GAN).
 
     Args:
         data_shape: shape of one sample.
         hidden: widths of the hidden layers.
         dropout: dropout after each hidden layer (the original GAN used it).
         num_classes: >0 makes the discriminator conditional on class labels.
+        outputs: numbers per sample: 1 gives logits shaped (N,); more gives features shaped (N, outputs).
     """
 
     def __init__(
@@ -71,16 +73,17 @@ class MLPDiscriminator(nn.Module):
         hidden: Sequence[int] = (256, 256),
         dropout: float = 0.0,
         num_classes: int = 0,
+        outputs: int = 1,
     ):
         super().__init__()
-        self.num_classes = num_classes
+        self.num_classes, self.outputs = num_classes, outputs
         layers: list[nn.Module] = []
         width = math.prod(int(d) for d in data_shape) + max(num_classes, 0)
         for h in hidden:
             layers += [nn.Linear(width, h), nn.LeakyReLU(0.2, inplace=True)]
             layers += [nn.Dropout(dropout)] if dropout > 0 else []
             width = h
-        layers.append(nn.Linear(width, 1))
+        layers.append(nn.Linear(width, outputs))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
@@ -88,4 +91,5 @@ class MLPDiscriminator(nn.Module):
         y = one_hot(labels, self.num_classes, x.shape[0], x.device)
         if y is not None:
             h = torch.cat([h, y], dim=1)
-        return self.net(h).squeeze(1)
+        out = self.net(h)
+        return out.squeeze(1) if self.outputs == 1 else out
