@@ -37,6 +37,8 @@ def test_subset_mmd_equals_torchmetrics_poly_mmd_on_each_subset():
     ours = mmd2_of_subsets(real, fake, real_index, fake_index, polynomial_kernel())
     reference = torch.stack([poly_mmd(real[real_index[i]], fake[fake_index[i]]) for i in range(7)])
     assert torch.allclose(ours, reference, rtol=1e-10, atol=1e-10)
+    kernel = polynomial_kernel(degree=3, gamma=0.3, coef=0.5)  # the diagonal from the norms, not from a matrix
+    assert torch.allclose(kernel.diagonal(real), torch.diagonal(kernel(real, real)), rtol=1e-12)
 
 
 def test_kernel_distance_is_kid_over_its_subsets_and_keeps_the_real_terms(monkeypatch):

@@ -28,14 +28,21 @@ from torchmetrics.utilities import dim_zero_cat
 BLOCK_ELEMENTS = 4 * 2**20
 
 
-def polynomial_kernel(degree: int = 3, gamma: Optional[float] = None, coef: float = 1.0) -> Callable[[Tensor, Tensor], Tensor]:
-    """k(x, y) = (gamma x.y + coef)^degree, gamma = 1/d by default (KID's kernel)."""
+class polynomial_kernel:
+    """k(x, y) = (gamma x.y + coef)^degree, gamma = 1/d by default (KID's kernel): ``kernel(a, b)`` is the
+    matrix of every pair, ``kernel.diagonal(x)`` the values k(x_j, x_j) from the rows' squared norms."""
 
-    def kernel(a: Tensor, b: Tensor) -> Tensor:
-        g = 1.0 / a.shape[1] if gamma is None else gamma
-        return (a @ b.T * g + coef) ** degree
+    def __init__(self, degree: int = 3, gamma: Optional[float] = None, coef: float = 1.0):
+        self.degree, self.gamma, self.coef = degree, gamma, coef
 
-    return kernel
+    def _gamma(self, x: Tensor) -> float:
+        return 1.0 / x.shape[1] if self.gamma is None else self.gamma
+
+    def __call__(self, a: Tensor, b: Tensor) -> Tensor:
+        return (a @ b.T * self._gamma(a) + self.coef) ** self.degree
+
+    def diagonal(self, x: Tensor) -> Tensor:
+        return (x.pow(2).sum(1) * self._gamma(x) + self.coef) ** self.degree
 
 
 def indicators(index: Tensor, n: int, dtype: torch.dtype = torch.float64) -> Tensor:
@@ -60,7 +67,10 @@ def within_sums(x: Tensor, sel: Tensor, kernel: Callable[[Tensor, Tensor], Tenso
 
 
 def _diagonal(x: Tensor, kernel: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
-    """``kernel(x_j, x_j)`` for every j, without the full matrix."""
+    """``kernel(x_j, x_j)`` for every j, without the full matrix: the kernel's own ``diagonal`` where it has
+    one, else the diagonals of blocks along the matrix's diagonal."""
+    if hasattr(kernel, "diagonal"):
+        return kernel.diagonal(x)
     out = torch.empty(x.shape[0], dtype=x.dtype, device=x.device)
     rows = max(1, BLOCK_ELEMENTS // max(1, x.shape[0]))
     for start in range(0, x.shape[0], rows):
