@@ -1,7 +1,9 @@
 """Adversarial objectives: critic logits in, scalar loss out.
 
 Every objective is a pair of pure functions, ``d_loss(real_logits, fake_logits)`` for the
-discriminator (critic) and ``g_loss(fake_logits)`` for the generator, both to be minimised.
+discriminator (critic) and ``g_loss(fake_logits)`` for the generator, both to be minimised, and
+``g_terms(fake_logits)``: the generator's loss of each sample, whose mean is ``g_loss`` (for tools that
+optimise many samples at once, such as inpainting by latent optimisation).
 Logits are raw critic outputs (no sigmoid), shaped ``(N,)``.
 """
 
@@ -60,14 +62,23 @@ class Objective:
     name: str
     d_loss: Callable[[Tensor, Tensor], Tensor]
     g_loss: Callable[[Tensor], Tensor]
+    #: the generator's loss per sample (N,), whose mean is ``g_loss``
+    g_terms: Callable[[Tensor], Tensor]
 
 
+#: per-sample generator losses, in the order of OBJECTIVES
+_G_TERMS = {
+    "minimax": lambda fake: -F.softplus(fake),
+    "non_saturating": lambda fake: F.softplus(-fake),
+    "wasserstein": lambda fake: -fake,
+    "least_squares": lambda fake: 0.5 * (fake - 1).pow(2),
+}
 OBJECTIVES: dict[str, Objective] = {
-    "minimax": Objective("minimax", bce_d_loss, minimax_g_loss),
-    "non_saturating": Objective("non_saturating", bce_d_loss, non_saturating_g_loss),
-    "wasserstein": Objective("wasserstein", wasserstein_d_loss, wasserstein_g_loss),
-    "least_squares": Objective("least_squares", least_squares_d_loss, least_squares_g_loss),
-    "hinge": Objective("hinge", hinge_d_loss, wasserstein_g_loss),
+    "minimax": Objective("minimax", bce_d_loss, minimax_g_loss, _G_TERMS["minimax"]),
+    "non_saturating": Objective("non_saturating", bce_d_loss, non_saturating_g_loss, _G_TERMS["non_saturating"]),
+    "wasserstein": Objective("wasserstein", wasserstein_d_loss, wasserstein_g_loss, _G_TERMS["wasserstein"]),
+    "least_squares": Objective("least_squares", least_squares_d_loss, least_squares_g_loss, _G_TERMS["least_squares"]),
+    "hinge": Objective("hinge", hinge_d_loss, wasserstein_g_loss, _G_TERMS["wasserstein"]),
 }
 
 

@@ -93,6 +93,11 @@ def test_g_loss_matches_hand_computation(name):
     loss = get_objective(name).g_loss(_t(FAKE))
     assert loss.dim() == 0
     assert loss.item() == pytest.approx(expected_g, abs=1e-9)
+    terms = get_objective(name).g_terms(_t(FAKE))  # per sample: each its own one-sample loss, their mean g_loss
+    assert terms.shape == (len(FAKE),)
+    assert terms.mean().item() == pytest.approx(expected_g, abs=1e-9)
+    singles = [get_objective(name).g_loss(_t(FAKE)[i:i + 1]).item() for i in range(len(FAKE))]
+    assert terms.tolist() == pytest.approx(singles, abs=1e-12)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

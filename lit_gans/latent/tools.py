@@ -369,7 +369,7 @@ def inpaint(model: Any, image: Tensor, mask: Tensor, steps: int = 300, lr: float
         generated = _output(model, model.generate(latent.replace(z=z_now), net))
         context = (w * (generated - images)).abs().flatten(1).sum(1)
         logits, _ = model.judge(generated, labels)
-        prior = torch.stack([model.objective.g_loss(logits[i:i + 1]) for i in range(len(generated))]) if prior_weight else torch.zeros_like(context)
+        prior = model.objective.g_terms(logits) if prior_weight else torch.zeros_like(context)
         return generated, context, prior
 
     history, context_history, prior_history = [], [], []
