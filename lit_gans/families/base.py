@@ -112,6 +112,8 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
     resumable_args: frozenset[str] = RESUMABLE
     #: role -> network name: what samples, and what judges
     roles: dict[str, str] = {"generator": "generator", "critic": "discriminator"}
+    #: numbers the critic returns per sample: 1 (logits) or a feature vector (MMD GAN, Cramér GAN, McGAN)
+    critic_outputs: int = 1
 
     def __init__(
         self,
@@ -201,7 +203,7 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
         and the discriminator (packed when ``pack > 1``; ``critic_classes`` sets its classes apart from G's)."""
         generator, discriminator = build_networks(
             architecture, input_dim or self.latent_spec.input_dim, self.data_shape, num_classes=self.num_classes if self.conditional else 0,
-            g_width=g_width, d_width=d_width, d_batch_norm=d_batch_norm, d_num_classes=critic_classes,
+            g_width=g_width, d_width=d_width, d_batch_norm=d_batch_norm, d_num_classes=critic_classes, d_outputs=self.critic_outputs,
             # a packed critic is built for m samples concatenated along the first axis
             d_shape=packed_shape(self.data_shape, self.pack) if self.pack > 1 else None,
         )

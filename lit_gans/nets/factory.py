@@ -32,12 +32,17 @@ def build_networks(
     d_batch_norm: bool = True,
     d_shape: Optional[Sequence[int]] = None,
     d_num_classes: Optional[int] = None,
+    d_outputs: int = 1,
 ) -> tuple[nn.Module, nn.Module]:
     """A generator and a discriminator for ``data_shape``; ``num_classes > 0`` makes both conditional
     (``d_num_classes``, when given, sets the discriminator's apart: AC-GAN's reads no label).
-    ``d_shape`` is the input of the discriminator when it differs (a packed critic, PacGAN)."""
+    ``d_shape`` is the input of the discriminator when it differs (a packed critic, PacGAN).
+    ``d_outputs > 1`` makes the discriminator a feature critic returning (N, d_outputs) (mlp and dcgan)."""
     if architecture not in DEFAULT_WIDTHS:
         raise ConfigError(f"model.architecture={architecture!r} is unknown; choose one of {sorted(DEFAULT_WIDTHS)}")
+    if d_outputs != 1 and architecture not in ("mlp", "dcgan"):
+        raise ConfigError(f"model.architecture={architecture!r}: a feature critic ({d_outputs} outputs per sample) is "
+                          "built for mlp or dcgan; choose one of them")
     shape = tuple(int(d) for d in data_shape)
     if len(shape) == 1 and architecture != "mlp":
         raise ConfigError(f"architecture {architecture!r} makes images, but the data are vectors of shape {shape}; "
@@ -50,12 +55,12 @@ def build_networks(
         output = "linear" if len(shape) == 1 else "tanh"
         return (
             MLPGenerator(latent_dim, shape, hidden=(g_width,) * 4, output=output, num_classes=num_classes),
-            MLPDiscriminator(d_in, hidden=(d_width,) * 3, num_classes=d_classes),
+            MLPDiscriminator(d_in, hidden=(d_width,) * 3, num_classes=d_classes, outputs=d_outputs),
         )
     if architecture == "dcgan":
         return (
             DCGANGenerator(latent_dim, shape, features=g_width, num_classes=num_classes),
-            DCGANDiscriminator(d_in, features=d_width, batch_norm=d_batch_norm, num_classes=d_classes),
+            DCGANDiscriminator(d_in, features=d_width, batch_norm=d_batch_norm, num_classes=d_classes, outputs=d_outputs),
         )
     if architecture == "biggan":  # conditional: per-class batch norm in G, projection in D (cGAN-PD)
         return (
