@@ -352,7 +352,13 @@ def inpaint(model: Any, image: Tensor, mask: Tensor, steps: int = 300, lr: float
     n = len(image)
     mask = (mask[None] if mask.dim() == 3 else mask).to(image).expand(n, 1, *image.shape[-2:])
     weights = contextual_weights(mask, window)
-    net, critic = _generator(model, ema), model.network("critic").eval()
+    if "critic" not in model.roles:  # GMMN: nothing judges the samples
+        if prior_weight:
+            raise ConfigError(f"{type(model).__name__} has no critic to score the prior term: set prior_weight=0 "
+                              "(lit-gans inpaint --prior-weight 0) to fill from the context alone")
+        net, critic = _generator(model, ema), nn.Identity()
+    else:
+        net, critic = _generator(model, ema), model.network("critic").eval()
     saved = [(p, p.requires_grad) for p in (*net.parameters(), *critic.parameters())]
     for p, _ in saved:
         p.requires_grad_(False)
@@ -368,8 +374,7 @@ def inpaint(model: Any, image: Tensor, mask: Tensor, steps: int = 300, lr: float
     def losses_of(z_now: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         generated = _output(model, model.generate(latent.replace(z=z_now), net))
         context = (w * (generated - images)).abs().flatten(1).sum(1)
-        logits, _ = model.judge(generated, labels)
-        prior = model.objective.g_terms(logits) if prior_weight else torch.zeros_like(context)
+        prior = model.objective.g_terms(model.judge(generated, labels)[0]) if prior_weight else torch.zeros_like(context)
         return generated, context, prior
 
     history, context_history, prior_history = [], [], []
