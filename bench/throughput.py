@@ -554,6 +554,8 @@ def gpu_plain(setting: GpuSetting, cell: Cell) -> tuple[float, float]:
         for real, _ in loader:
             real = real.to(device, non_blocking=True)
             n = real.shape[0]
+            if cell.variant == "reduce-overhead":  # a new step of CUDA graph trees (see the family's loop)
+                torch.compiler.cudagraph_mark_step_begin()
             if cell.way == "plain":
                 # discriminator step: -log D(x) - log(1 - D(G(z)))
                 with torch.no_grad(), amp():
@@ -564,6 +566,8 @@ def gpu_plain(setting: GpuSetting, cell: Cell) -> tuple[float, float]:
                 d_loss.backward()
                 d_opt.step()
                 # generator step, non-saturating: -log D(G(z)) on a fresh batch, D frozen
+                if cell.variant == "reduce-overhead":
+                    torch.compiler.cudagraph_mark_step_begin()
                 d.requires_grad_(False)
                 with amp():
                     g_loss = F.softplus(-d(g(torch.randn(n, latent, device=device)))).mean()

@@ -225,6 +225,23 @@ def test_compiled_mode_trains_as_eager_mode_does():
         assert torch.allclose(eager[key].float(), compiled[key].float(), atol=1e-5), key
 
 
+def test_cuda_graph_mode_marks_a_new_step_before_each_phase(monkeypatch):
+    """With ``compile_options: {mode: reduce-overhead}`` (CUDA graphs) each phase starts a new step of the graph
+    trees, so a graph's replay may overwrite the outputs of the phase before (the generator runs twice per
+    iteration). The compilation itself is skipped here: this checks the marks, not the graphs."""
+    from lit_gans.families.base import AdversarialModule
+
+    marks = []
+    monkeypatch.setattr(AdversarialModule, "configure_model", lambda self: None)
+    monkeypatch.setattr(torch.compiler, "cudagraph_mark_step_begin", lambda: marks.append(1))
+    model, _ = tiny_toy(GAN, max_g_steps=3, compile=True, compile_options={"mode": "reduce-overhead"})
+    eager, dm = tiny_toy(GAN, max_g_steps=3, compile=True, compile_options={"mode": "max-autotune-no-cudagraphs"})
+    quiet_trainer().fit(eager, dm)
+    assert marks == []
+    quiet_trainer().fit(model, dm)
+    assert len(marks) == 6  # 3 critic steps and 3 generator steps
+
+
 def test_batches_arrive_by_name_in_the_order_the_data_declares():
     from lit_gans.loop import Batch
 

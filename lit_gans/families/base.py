@@ -179,6 +179,7 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
         self.hparams["augment"] = None if augment is None else self.augment.spec()
         self.ema_decay, self.ema_start, self.max_g_steps = ema_decay, ema_start, max_g_steps
         self.max_weight, self.compile_options = max_weight, (compile_options or {}) if compile else None
+        self._cuda_graphs = "reduce-overhead" in str((self.compile_options or {}).get("mode", ""))  # CUDA graph trees
         self.ema_generator: Optional[AveragedModel] = None
         if ema_decay is not None:
             self.ema_generator = ema_of(self.network("generator"), ema_decay)
@@ -287,6 +288,8 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
             for p in trainable:
                 p.requires_grad_(True)
             step = self.steps.get(phase.name, 0)
+            if self._cuda_graphs:  # each phase is a new step of CUDA graph trees: earlier outputs may be overwritten
+                torch.compiler.cudagraph_mark_step_begin()
             out = phase.loss(batch)
             for penalty in penalties:
                 if penalty.due(step):
