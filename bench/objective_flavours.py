@@ -190,24 +190,25 @@ def began_lines(summary: dict) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- report
-def toy_cell(r: Optional[dict], dataset: str) -> str:
+def _status(r: Optional[dict]) -> Optional[str]:
+    """The cell of a run that gave no figures, or None."""
     if r is None:
         return "not run"
     if r.get("missing"):
         return "no config"
-    if "failed" in r:
-        return "failed"
+    return "failed" if "failed" in r else None
+
+
+def toy_cell(r: Optional[dict], dataset: str) -> str:
+    if _status(r):
+        return _status(r)
     spread = f"{r['spread']:.2f}" if math.isfinite(r.get("spread", math.nan)) else "n/a"
     return f"{r['modes']}/{N_MODES[dataset]} · {100 * r['high_quality']:.1f} % · {spread}"
 
 
 def fid_cell(r: Optional[dict]) -> str:
-    if r is None:
-        return "not run"
-    if r.get("missing"):
-        return "no config"
-    if "failed" in r:
-        return "failed"
+    if _status(r):
+        return _status(r)
     return f"{r['fid']:.2f}" if r.get("fid") is not None else "n/a"
 
 
