@@ -33,7 +33,7 @@ DIGITS_RUNS = {
     # (digits Fréchet distance 11.5 -> 12.4 after 200 steps at width 32); the bench measures the default
     "InfoGAN": dict(g_width=16, d_width=16, max_g_steps=200, shared_units=0),
     "CGANPD": dict(g_width=16, d_width=16, max_g_steps=80),
-    "SAGAN": dict(g_width=16, d_width=16, max_g_steps=200),
+    "SAGAN": dict(g_width=16, d_width=16, max_g_steps=110),
     # the CIFAR-10 launcher's G learning rate: at the paper's 5e-5 (for 2,048-image batches) 200 steps barely move
     "BigGAN": dict(g_width=16, d_width=16, shared_embedding=16, max_g_steps=200, ema_decay=None,
                    g_optimizer=adam(2e-4, (0.0, 0.999))),
