@@ -3,6 +3,7 @@ critic that BEGAN and MAGAN share with it."""
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from typing import Optional
 
 import torch.nn.functional as F
@@ -39,7 +40,7 @@ def pulling_away_term(code: Tensor) -> Tensor:
     return (cosine.pow(2).sum() - cosine.diagonal().pow(2).sum()) / (n * (n - 1))
 
 
-class AutoencoderCriticModule(AdversarialModule):
+class AutoencoderCriticModule(AdversarialModule, metaclass=ABCMeta):
     """The loop with an autoencoder as its critic (``lit_gans.nets.autoencoder``): ``judge`` returns each
     sample's energy (its reconstruction error, ``energy_norm``) and its code, and the family's objective
     is a pair of methods on energies, ``energy_d_loss`` and ``energy_g_loss`` (low energy = real), so the
@@ -90,8 +91,9 @@ class AutoencoderCriticModule(AdversarialModule):
         code = autoencoder.encode(x)
         return reconstruction_energy(x, autoencoder.decode(code), self.energy_norm), code
 
+    @abstractmethod
     def energy_d_loss(self, real_energy: Tensor, fake_energy: Tensor) -> Tensor:
-        raise NotImplementedError
+        """The discriminator's loss from the energies of real and generated samples (low energy = real)."""
 
     def energy_g_loss(self, fake_energy: Tensor) -> Tensor:
         return ebgan_g_loss(fake_energy)
