@@ -7,7 +7,7 @@ multiplies by its weight.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 from torch import Tensor, nn
@@ -17,10 +17,12 @@ Critic = Callable[[Tensor], Tensor]
 
 
 @torch.no_grad()
-def clip_weights(module: nn.Module, clip_value: float) -> None:
-    """Clamp every parameter of ``module`` to ``[-clip_value, clip_value]`` (WGAN, Arjovsky et al. 2017)."""
+def clip_weights(module: nn.Module, clip_value: float, high: Optional[float] = None) -> None:
+    """Clamp every parameter of ``module`` to ``[-clip_value, clip_value]`` (WGAN, Arjovsky et al. 2017), or with
+    ``high`` to the box ``[clip_value, high]`` (asymmetric when ``-clip_value != high``: Relaxed WGAN's configs)."""
+    low, high = (-clip_value, clip_value) if high is None else (clip_value, high)
     for p in module.parameters():
-        p.clamp_(-clip_value, clip_value)
+        p.clamp_(low, high)
 
 
 def _input_gradient(critic: Critic, x: Tensor) -> Tensor:

@@ -11,6 +11,7 @@ datasets and image folders.
 
 from __future__ import annotations
 
+import importlib
 import time
 from pathlib import Path
 
@@ -191,7 +192,8 @@ def test_recipe_conventions(config: Path) -> None:
     assert isinstance(init.get("max_g_steps"), int) and init["max_g_steps"] > 0
     assert trainer["default_root_dir"] == f"runs/{family}/{dataset}"
     assert "logger" not in trainer, "leave trainer.logger to the CLI default (wandb, offline when logged out)"
-    critic_free = cfg["model"]["class_path"].endswith(".GMMN")  # no critic, no d_optimizer
+    module, _, name = cfg["model"]["class_path"].rpartition(".")
+    critic_free = "critic" not in getattr(importlib.import_module(module), name).roles  # GMMN: no d_optimizer
     for name in ("g_optimizer",) if critic_free else ("g_optimizer", "d_optimizer"):
         assert "class_path" in init.get(name, {}), f"write the paper's {name} out explicitly"
     if cfg["data"]["class_path"] == "datamodules.Toy2DDataModule":

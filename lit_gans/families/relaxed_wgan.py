@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Optional, Sequence
 
 import torch
@@ -11,6 +12,7 @@ from torch import Tensor
 from lit_gans.errors import ConfigError
 from lit_gans.families.base import AdversarialModule, rmsprop
 from lit_gans.loop import Batch, Phase, StepOutput
+from lit_gans.regularizers import clip_weights
 
 #: added to image intensities mapped to [0, 1] before the KL cost (which needs positive vectors)
 POSITIVE_OFFSET = 1e-3
@@ -34,13 +36,6 @@ def bregman_violation(real_values: Tensor, fake_values: Tensor, cost: Tensor) ->
     """How far the critic leaves the Bregman-Lipschitz class on paired samples: the mean of
     ``max(0, f(x_i) - f(y_i) - D_phi(x_i, y_i))``."""
     return (real_values - fake_values - cost).clamp_min(0).mean()
-
-
-def clip_weights_to(module: torch.nn.Module, low: float, high: float) -> None:
-    """Clamp every parameter of ``module`` to [low, high] (an asymmetric box when -low != high)."""
-    with torch.no_grad():
-        for p in module.parameters():
-            p.clamp_(low, high)
 
 
 class RelaxedWGAN(AdversarialModule):
@@ -95,7 +90,7 @@ class RelaxedWGAN(AdversarialModule):
         critic, generator = super().phases()
         if self.clip_range is not None:
             low, high = self.clip_range
-            critic.after_step = (*critic.after_step, lambda: clip_weights_to(self.network("critic"), low, high))
+            critic.after_step = (*critic.after_step, partial(clip_weights, self.network("critic"), low, high))
         return [critic, generator]
 
     def discriminator_loss(self, batch: Batch) -> StepOutput:
