@@ -3,6 +3,7 @@ multiplier in checkpoints (the digits learning runs are in tests/test_learning.p
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -14,8 +15,8 @@ from lit_gans.families.fisher_gan import (FisherGAN, fisher_constraint, fisher_i
                                           multiplier_step)
 from lit_gans.families.mcgan import (FeatureProjections, McGAN, covariance_matching_dual, mean_matching_dual,
                                      mean_matching_primal, project_to_dual_ball, stiefel_retraction)
-from lit_gans.families.relaxed_wgan import (RelaxedWGAN, bregman_violation, kl_bregman_cost,
-                                            relaxed_wasserstein_dual)
+from lit_gans.families.relaxed_wgan import (RelaxedWGAN, bregman_cost_matrix, bregman_violation, c_transform,
+                                            kl_bregman_cost, relaxed_wasserstein_dual)
 from lit_gans.loop import Batch
 
 from conftest import quiet_trainer
@@ -163,24 +164,92 @@ def test_kl_bregman_cost_against_hand_computation():
     assert kl_bregman_cost(a[None], a[None]) == pytest.approx(0.0, abs=1e-7)
 
 
-def test_relaxed_wasserstein_objective_against_hand_computation():
-    real, fake = torch.tensor([0.5, 1.5]), torch.tensor([-1.0, 0.0])
-    assert relaxed_wasserstein_dual(real, fake) == pytest.approx(1.5)  # 1 - (-0.5)
-    # f(x) - f(y) - D(x, y): 1.5 - 1 = 0.5 > 0 counts, 1.5 - 2 < 0 does not
-    assert bregman_violation(real, fake, torch.tensor([1.0, 2.0])) == pytest.approx(0.25)
+def test_bregman_cost_matrix_against_the_pairwise_definition():
+    torch.manual_seed(0)
+    x, y = torch.rand(3, 2, 2) + 0.1, torch.rand(4, 2, 2) + 0.1
+    kl = bregman_cost_matrix(x, y, "kl")
+    euclid = bregman_cost_matrix(x, y, "squared_euclidean")
+    for i in range(3):
+        for j in range(4):
+            assert kl[i, j] == pytest.approx(float(kl_bregman_cost(x[i:i + 1], y[j:j + 1])), abs=1e-5)
+            assert euclid[i, j] == pytest.approx(float(((x[i] - y[j]) ** 2).sum() / 2), abs=1e-5)
+
+
+def test_c_transform_and_dual_against_hand_computation():
+    cost = torch.tensor([[1.0, 4.0], [3.0, 0.5]])  # C[i, j]: real i to fake j
+    f = torch.tensor([0.5, -1.0])
+    # f^c(y_0) = min(1 - 0.5, 3 + 1) = 0.5; f^c(y_1) = min(4 - 0.5, 0.5 + 1) = 1.5
+    assert c_transform(f, cost).tolist() == pytest.approx([0.5, 1.5])
+    assert relaxed_wasserstein_dual(f, cost) == pytest.approx(-0.25 + 1.0)
+    # f(x_i) + f^c(y_j) <= C[i, j] for every pair
+    assert bool((f[:, None] + c_transform(f, cost)[None, :] <= cost + 1e-6).all())
+    # a single critic's violations of f(x) - f(y) <= D(x, y) (dual: clip): 1.5 - 1 = 0.5 counts, 1.5 - 2 does not
+    assert bregman_violation(torch.tensor([0.5, 1.5]), torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 2.0])) == pytest.approx(0.25)
+
+
+def test_the_dual_at_its_best_potential_is_the_relaxed_wasserstein_distance():
+    """Between two batches of 4 the distance is the cheapest one-to-one transport (brute force over the 24
+    permutations); the dual ascended over a free potential reaches it and never exceeds it."""
+    torch.manual_seed(1)
+    x, y = torch.rand(4, 3) + 0.05, torch.rand(4, 3) + 0.05
+    cost = bregman_cost_matrix(x, y, "kl")
+    exact = min(sum(float(cost[i, j]) for i, j in enumerate(p)) for p in itertools.permutations(range(4))) / 4
+    f = torch.zeros(4, requires_grad=True)
+    optimizer = torch.optim.Adam([f], lr=0.01)
+    for _ in range(3000):
+        optimizer.zero_grad()
+        value = relaxed_wasserstein_dual(f, cost)
+        assert float(value.detach()) <= exact + 1e-5  # weak duality
+        (-value).backward()
+        optimizer.step()
+    assert float(relaxed_wasserstein_dual(f, cost)) == pytest.approx(exact, abs=2e-3)
+
+
+def test_relaxed_wgan_c_transform_trains_its_potential_and_generator_on_the_distance():
+    dm = DigitsDataModule(image_size=16, batch_size=16)
+    model = RelaxedWGAN(data_shape=dm.data_shape, g_width=8, d_width=8, n_critic=1, max_g_steps=3)
+    assert model.dual == "c_transform" and model.bregman == "kl" and model.clip_range is None
+    dm.setup("fit")
+    batch = Batch(next(iter(dm.train_dataloader()))[0])
+    out = model.discriminator_loss(batch)
+    # the critic's loss is minus the batch dual, computed from the potential on the real batch and the KL cost
+    fake = out.fake
+    cost = bregman_cost_matrix((batch.image + 1) / 2 + 1e-3, (fake + 1) / 2 + 1e-3, "kl")
+    assert float(out.loss) == pytest.approx(-float(relaxed_wasserstein_dual(out.real_logits, cost)), rel=1e-4)
+    # the generator's loss reaches its parameters only through the cost (the potential is fixed)
+    g_out = model.generator_loss(batch)
+    g_out.loss.backward()
+    assert all(p.grad is None for p in model.network("critic").parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.network("generator").parameters())
+    model.zero_grad(set_to_none=True)
+    quiet_trainer(limit_train_batches=6).fit(model, dm)
+    assert model.g_step == 3 and math.isfinite(float(model._logs["rwgan/distance"]))
 
 
 def test_relaxed_wgan_clips_to_its_asymmetric_box_and_logs_the_kl_cost():
     dm = DigitsDataModule(image_size=16, batch_size=16)
-    model = RelaxedWGAN(data_shape=dm.data_shape, g_width=8, d_width=8, clip_range=(-0.02, 0.005), max_g_steps=1,
-                        d_optimizer=lambda p: torch.optim.SGD(p, lr=1.0))
+    model = RelaxedWGAN(data_shape=dm.data_shape, g_width=8, d_width=8, dual="clip", clip_range=(-0.02, 0.005),
+                        max_g_steps=1, d_optimizer=lambda p: torch.optim.SGD(p, lr=1.0))
     quiet_trainer(limit_train_batches=5).fit(model, dm)
     weights = torch.cat([p.flatten() for p in model.network("critic").parameters()])
     assert float(weights.max()) <= 0.005 and float(weights.min()) >= -0.02
     assert float(weights.min()) < -0.005  # the box is not symmetric
     assert float(model._logs["rwgan/kl_cost"]) > 0
+
+
+def test_relaxed_wgan_refuses_inconsistent_settings():
+    shape = DigitsDataModule(image_size=16).data_shape
     with pytest.raises(ConfigError, match="clip_range"):
-        RelaxedWGAN(data_shape=dm.data_shape, clip_range=(0.01, -0.01))
+        RelaxedWGAN(data_shape=shape, dual="clip", clip_range=(0.01, -0.01))
+    with pytest.raises(ConfigError, match="dual=clip needs model.clip_range"):
+        RelaxedWGAN(data_shape=shape, dual="clip")
+    with pytest.raises(ConfigError, match="is for model.dual=clip"):
+        RelaxedWGAN(data_shape=shape, clip_range=(-0.01, 0.01))
+    with pytest.raises(ConfigError, match="model.dual='sinkhorn'"):
+        RelaxedWGAN(data_shape=shape, dual="sinkhorn")
+    with pytest.raises(ConfigError, match="squared_euclidean"):
+        RelaxedWGAN(data_shape=(2,), architecture="mlp")  # 2-D points may be negative: no KL cost
+    RelaxedWGAN(data_shape=(2,), architecture="mlp", bregman="squared_euclidean")
 
 
 # ---------------------------------------------------------------- configuration errors
