@@ -29,6 +29,8 @@ def test_reconstruction_energy_by_hand():
     x, r = t([[0.0, 0.0], [1.0, 1.0]]), t([[1.0, 0.0], [1.0, 3.0]])
     assert torch.allclose(reconstruction_energy(x, r, "l2"), t([0.5, 2.0]))  # (1 + 0) / 2, (0 + 4) / 2
     assert torch.allclose(reconstruction_energy(x, r, "l1"), t([0.5, 1.0]))
+    assert torch.allclose(reconstruction_energy(x, r, "l2_norm"), t([1.0, 2.0]))  # EBGAN's ||Dec(Enc(x)) - x||
+    assert EBGAN(data_shape=(2,), architecture="mlp").energy_norm == "l2_norm"
 
 
 def test_ebgan_losses_by_hand():

@@ -21,7 +21,7 @@ from lit_gans.errors import ConfigError
 from lit_gans.families._kernels import distance_kernel, energy_distance, gaussian_kernel, mmd2, witness
 from lit_gans.families.cramer_gan import CramerGAN, cramer_critic, cramer_critic_loss, cramer_generator_loss
 from lit_gans.families.gmmn import GMMN, gmmn_loss
-from lit_gans.families.mmd_gan import MMDGAN, make_kernel
+from lit_gans.families.mmd_gan import MMDGAN, activation_l2, activations_of, make_kernel
 from lit_gans.loop import Batch
 from lit_gans.metrics import mode_coverage
 from lit_gans.penalties import GradientPenalty
@@ -151,6 +151,33 @@ def test_mmd_gan_penalty_is_on_the_witness_function():
         step[0, i] = 1e-6
         numeric = (f(x + step) - f(x - step)).item() / 2e-6
         assert auto[0, i].item() == pytest.approx(numeric, rel=1e-4, abs=1e-8)
+
+
+def test_mmd_gan_activation_penalty_by_hand():
+    torch.manual_seed(0)
+    model = MMDGAN(data_shape=(2,), architecture="mlp", latent_dim=2, g_width=8, d_width=8, features=3,
+                   activation_penalty=0.5)
+    weight = torch.tensor([[1.0, 2.0], [0.5, -1.0], [0.0, 3.0]])
+    model.discriminator = LinearCritic(weight)  # no activation layers: only the output's term
+    model.kernel = lambda a, b: a @ b.t()
+    batch = _batch()
+    out = model.discriminator_loss(batch)
+    real_h, fake_h = batch.image @ weight.t(), out.fake @ weight.t()
+    expected = (real_h ** 2).mean(1).mean() + (fake_h ** 2).mean(1).mean()
+    assert out.logs["penalty/activations"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert out.loss.item() == pytest.approx(out.logs["loss/d"].item() + 0.5 * expected.item(), rel=1e-5)
+    # the MLP critic's three LeakyReLU outputs are recorded, once per call, and the hooks are gone afterwards
+    critic = MMDGAN(data_shape=(2,), architecture="mlp", g_width=8, d_width=8).network("critic")
+    x = torch.randn(4, 2)
+    with activations_of(critic) as activations:
+        critic(x, None)
+    assert [tuple(a.shape) for a in activations] == [(4, 8)] * 3
+    assert activation_l2([torch.tensor([[1.0, 3.0], [0.0, 2.0]])]).item() == pytest.approx((5 + 2) / 2)
+    critic(x, None)
+    assert len(activations) == 3
+    assert MMDGAN(data_shape=(2,), architecture="mlp", activation_penalty=0).activation_penalty == 0
+    with pytest.raises(ConfigError, match="activation_penalty=-1"):
+        MMDGAN(data_shape=(2,), architecture="mlp", activation_penalty=-1)
 
 
 def test_cramer_penalty_is_on_the_critic_f():

@@ -105,15 +105,16 @@ class AutoencoderCriticModule(AdversarialModule, metaclass=ABCMeta):
 
 class EBGAN(AutoencoderCriticModule):
     """Zhao et al. (2017): the discriminator is an autoencoder whose energy D(x) is the reconstruction error
-    of x (here the per-sample mean squared error over its entries); it minimises D(x) + max(0, m - D(G(z))),
+    of x, ``||Dec(Enc(x)) - x||`` (the paper's eq. 13: the Euclidean norm over a sample's entries, not squared);
+    it minimises D(x) + max(0, m - D(G(z))),
     the generator minimises D(G(z)) plus, with ``pt_weight`` > 0 (EBGAN-PT), the pulling-away term on the
     encoder's codes of its samples (weight 0.1 in the paper; generator loss only, as in the paper).
 
-    Defaults: the paper's best MNIST models (its appendix grid search): Adam with lr 0.001 and beta1 0.5
-    for both networks, margin m = 10 and PT weight 0.1. That margin is for an energy summed over the 784
-    pixels of an image in [0, 1]; here the energy is a per-pixel mean on images in [-1, 1] (4x the squared
-    errors), so the same margin is 10 * 4 / 784 = 0.051 ~ ``margin = 0.05``. It scales with the data: set it
-    per dataset (the 2-D toys' configs give theirs).
+    Defaults: the restrictions of the paper's MNIST grid search (section 4.1): Adam with lr 0.001 for both
+    networks (beta1 0.5 here: the paper's text gives none), margin m = 10, and PT weight 0.1. The margin is in
+    the energy's units, which grow with the square root of a sample's size: for the same error per pixel, m = 10
+    on 28 x 28 images is 10 * sqrt(256 / 784) = 5.7 on 16 x 16 ones (the digits config's), and the 2-D toys'
+    configs give theirs.
 
     Args:
         margin: the hinge margin m on the energy of generated samples.
@@ -124,10 +125,11 @@ class EBGAN(AutoencoderCriticModule):
     """
 
     resumable_args = RESUMABLE | {"margin", "pt_weight"}
+    energy_norm = "l2_norm"
 
     def __init__(
         self,
-        margin: float = 0.05,
+        margin: float = 10.0,
         pt_weight: float = 0.1,
         code: int = 64,
         activation: Activation = "leaky_relu",
@@ -137,7 +139,7 @@ class EBGAN(AutoencoderCriticModule):
     ):
         if margin < 0 or pt_weight < 0:
             raise ConfigError(f"model.margin={margin} and model.pt_weight={pt_weight} must be >= 0 "
-                              "(the paper: margin 10 on summed MNIST energies ~ 0.05 here, PT weight 0.1)")
+                              "(the paper: margin 10 on 28 px MNIST, PT weight 0.1)")
         self.fixed_margin, self.pt_weight = float(margin), float(pt_weight)
         super().__init__(code=code, activation=activation, g_optimizer=g_optimizer or adam(1e-3),
                          d_optimizer=d_optimizer or adam(1e-3), **kwargs)

@@ -55,7 +55,9 @@ class FisherGAN(AdversarialModule):
     Defaults, from the paper's image experiments: rho = 1e-6 (also the reference code's default,
     github.com/tomsercu/FisherGAN ``--rho``), Adam with lr 2e-4 and beta1 0.5 for both networks,
     ``n_critic = 2``. The reference code's own defaults differ (RMSProp with lr 5e-5 unless ``--adam``,
-    5 critic steps); the toy configs use a larger rho (see them).
+    5 critic steps); the toy configs use a larger rho (see them). Not reproduced from the reference code: its
+    weight decay (1e-6 on Phi, 1e-3 on v; add ``weight_decay`` to ``d_optimizer`` for the first) and its v
+    without a bias (here v is the network's last layer, bias included).
 
     Args:
         rho: the penalty weight and the multiplier's step size.

@@ -16,7 +16,7 @@ from lit_gans.errors import ConfigError
 from lit_gans.nets.common import power_of_two_size
 
 Activation = Literal["relu", "leaky_relu", "elu"]
-EnergyNorm = Literal["l2", "l1"]
+EnergyNorm = Literal["l2_norm", "l2", "l1"]
 
 
 def activation_layer(name: str) -> nn.Module:
@@ -121,9 +121,12 @@ def build_autoencoder(architecture: str, data_shape: Sequence[int], width: int, 
 
 
 def reconstruction_energy(x: Tensor, reconstruction: Tensor, norm: EnergyNorm = "l2") -> Tensor:
-    """Per-sample energy, shape (N,): the mean over a sample's entries of the squared (``l2``: EBGAN, MAGAN) or
-    absolute (``l1``: BEGAN's eta = 1) reconstruction error."""
+    """Per-sample energy, shape (N,): the Euclidean norm of the reconstruction error (``l2_norm``: EBGAN's
+    ``||Dec(Enc(x)) - x||``), or the mean over a sample's entries of its square (``l2``: MAGAN) or its absolute
+    value (``l1``: BEGAN's eta = 1)."""
     diff = (reconstruction - x).flatten(1).float()
+    if norm == "l2_norm":
+        return (diff.pow(2).sum(1) + 1e-12).sqrt()  # the small floor keeps the gradient finite at a perfect reconstruction
     return diff.pow(2).mean(1) if norm == "l2" else diff.abs().mean(1)
 
 
