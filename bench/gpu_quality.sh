@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# One call on a lent GPU machine (bench/results/gpu_quality.md, throughput_gpu.md): the per-step table
-# (bench/throughput.py --gpu), then AC-GAN (2 seeds), cGAN-PD and BigGAN on Fashion-MNIST from their configs for the
-# time left, all four at once on the one GPU, and each checkpoint's class accuracy (bench/gpu_class_accuracy.py).
-#   ACC=gpu|cpu  TP_BUDGET (s, throughput rounds)  TP_TIMEOUT (s)  DEADLINE (s from start)  OUT (results folder)
+# One call on a lent GPU machine (bench/results/gpu_quality.md, throughput_gpu.md, limited_data.md): the per-step
+# table (bench/throughput.py --gpu), then class-conditional Fashion-MNIST runs from their configs (AC-GAN, cGAN-PD,
+# BigGAN) for the time left, all at once on the one GPU, and each checkpoint's class accuracy
+# (bench/gpu_class_accuracy.py); with LIMITED=1, the limited-data table's nine runs (bench/limited_data.py) beside them.
+#   ACC=gpu|cpu  TP=1|0 (throughput first)  TP_BUDGET (s, throughput rounds)  TP_TIMEOUT (s)  TP_ARGS (more options)
+#   RUNS: which class-conditional runs (default "acgan_s0 acgan_s1 cgan_pd biggan"; "" for none)
+#   LIMITED=1: bench/limited_data.py with LD_ARGS (default: 4,000 steps at width 64, 9 jobs, capped at the time left)
+#   DEADLINE (s from start)  OUT (results folder)
 #   FMNIST_GZ: a folder with Fashion-MNIST's four *-ubyte.gz files (default Debian's /usr/share/datasets/fashion-mnist,
 #   else .gpu/fmnist, a git-ignored copy carried to a machine without the package); .whl: the wheels the GPU image lacks.
 # Run from the repository root:  TP_TIMEOUT=330 TP_BUDGET=80 DEADLINE=545 bash bench/gpu_quality.sh
 set -u
 T0=$(date +%s); ACC=${ACC:-gpu}; DEADLINE=${DEADLINE:-540}; TP_TIMEOUT=${TP_TIMEOUT:-300}; OUT=${OUT:-/tmp/gpu_out}; mkdir -p $OUT
+RUNS=${RUNS-acgan_s0 acgan_s1 cgan_pd biggan}
 if [ "$ACC" = gpu ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+  # a .pth file, so that the benches' subprocesses (which set PYTHONPATH to the repository) still find the wheels
+  SITE=$(python3 -c "import site; print(site.getsitepackages()[0])"); echo /tmp/site > $SITE/lit_gans_wheels.pth 2>/dev/null \
+    || { SITE=$(python3 -m site --user-site); mkdir -p $SITE; echo /tmp/site > $SITE/lit_gans_wheels.pth; }
   export PYTHONPATH=/tmp/site:$PWD; PY=python3
   nvidia-smi -L; nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
 else
@@ -17,16 +25,22 @@ else
 fi
 export PYTHONUNBUFFERED=1 WANDB_MODE=disabled
 mkdir -p data/FashionMNIST/raw && G=${FMNIST_GZ:-/usr/share/datasets/fashion-mnist}; [ -d $G ] || G=.gpu/fmnist; for f in $G/*.gz; do b=$(basename $f .gz); [ -f data/FashionMNIST/raw/$b ] || gunzip -c $f > data/FashionMNIST/raw/$b; done
-$PY -c "import torch, lightning; print('torch', torch.__version__, 'lightning', lightning.__version__, 'cuda', torch.cuda.is_available())"
-if [ "$ACC" = gpu ]; then
+$PY -c "import torch, lightning, jsonargparse; print('torch', torch.__version__, 'lightning', lightning.__version__, 'cuda', torch.cuda.is_available())" || exit 1
+if [ "$ACC" = gpu ] && [ "${TP:-1}" = 1 ]; then
   echo "== throughput (issue 7) at $(( $(date +%s) - T0 )) s"
-  timeout $TP_TIMEOUT $PY bench/throughput.py --gpu --budget ${TP_BUDGET:-90} > $OUT/throughput.log 2>&1; echo "throughput rc=$?"
+  timeout $TP_TIMEOUT $PY bench/throughput.py --gpu --budget ${TP_BUDGET:-90} ${TP_ARGS:-} > $OUT/throughput.log 2>&1; echo "throughput rc=$?"
   grep -v -i "warn\|deprecat\|━\|┃\|│\|┡\|┏\|└\|params\|Modules in\|FLOPs" $OUT/throughput.log | tail -40
   cp bench/results/throughput_gpu.md bench/results/throughput_gpu.json $OUT/ 2>/dev/null
 fi
-LEFT=$(( DEADLINE - ($(date +%s) - T0) - 75 )); [ $LEFT -gt 200 ] && LEFT=200
+LEFT=$(( DEADLINE - ($(date +%s) - T0) - 75 )); [ $LEFT -gt ${MAX_RUN:-200} ] && LEFT=${MAX_RUN:-200}
 echo "== quality runs for $LEFT s at $(( $(date +%s) - T0 )) s"
 W=/tmp/q; mkdir -p $W
+if [ "${LIMITED:-0}" = 1 ]; then
+  CAP=$(python3 -c "print(round(($LEFT - 15) / 60, 2))")
+  ( $PY bench/limited_data.py ${LD_ARGS:---steps 4000 --width 64 --jobs 9} --max-minutes $CAP --work $W/limited > $OUT/limited_data.log 2>&1
+    echo "limited_data rc=$?" >> $OUT/limited_data.log; cp bench/results/limited_data.md bench/results/limited_data.json $OUT/ 2>/dev/null ) &
+  LD_PID=$!
+fi
 run() { # name config seed extra...
   local n=$1 c=$2 s=$3; shift 3
   $PY -m lit_gans.cli fit --config $c --seed_everything $s --trainer.accelerator $ACC --trainer.max_time "$(printf 00:00:%02d:%02d $((LEFT/60)) $((LEFT%60)))" \
@@ -34,13 +48,21 @@ run() { # name config seed extra...
     --checkpoint.dirpath $W/$n/ck --checkpoint.every_n_g_steps 1000 --data.init_args.data_dir data "$@" > $W/$n.log 2>&1
   echo "$n rc=$? $(grep -h '^time:' $W/$n.log | cut -c1-160)"
 }
-run acgan_s0 configs/acgan/fashion_mnist.yaml 0 ${ACG:-} &
-run acgan_s1 configs/acgan/fashion_mnist.yaml 1 ${ACG:-} &
-run cgan_pd configs/cgan_pd/fashion_mnist.yaml 0 --checkpoint.every_n_g_steps 250 ${PDG:-} &
-run biggan configs/biggan/fashion_mnist.yaml 0 --checkpoint.every_n_g_steps 250 ${PDG:-} &
-wait
-for n in acgan_s0 acgan_s1 cgan_pd biggan; do ls $W/$n/ck | tr '\n' ' '; echo; grep -i "error\|Traceback" $W/$n.log | head -3; done
-echo "== evaluation at $(( $(date +%s) - T0 )) s"
-timeout 90 $PY bench/gpu_class_accuracy.py $OUT $W/acgan_s0/ck $W/acgan_s1/ck $W/cgan_pd/ck $W/biggan/ck 2>&1 | grep -v -i warn | tail -30
-tar czf $OUT/quality_logs.tgz -C $W $(cd $W; ls *.log) $(cd $W; ls -d */lightning_logs 2>/dev/null) 2>/dev/null
+DIRS=""; PIDS=""
+for n in $RUNS; do
+  case $n in
+    acgan_s*) run $n configs/acgan/fashion_mnist.yaml ${n#acgan_s} ${ACG:-} & ;;
+    cgan_pd) run $n configs/cgan_pd/fashion_mnist.yaml 0 --checkpoint.every_n_g_steps 250 ${PDG:-} & ;;
+    biggan) run $n configs/biggan/fashion_mnist.yaml 0 --checkpoint.every_n_g_steps 250 ${PDG:-} & ;;
+  esac
+  PIDS="$PIDS $!"; DIRS="$DIRS $W/$n/ck"
+done
+[ -n "$PIDS" ] && wait $PIDS
+for n in $RUNS; do ls $W/$n/ck | tr '\n' ' '; echo; grep -i "error\|Traceback" $W/$n.log | head -3; done
+if [ -n "$DIRS" ]; then
+  echo "== evaluation at $(( $(date +%s) - T0 )) s"
+  timeout 90 $PY bench/gpu_class_accuracy.py $OUT $DIRS 2>&1 | grep -v -i warn | tail -30
+fi
+if [ -n "${LD_PID:-}" ]; then wait $LD_PID; echo "== limited data at $(( $(date +%s) - T0 )) s"; grep -v -i "warn" $OUT/limited_data.log | tail -15; fi
+tar czf $OUT/quality_logs.tgz -C $W $(cd $W; ls *.log 2>/dev/null) $(cd $W; ls -d */lightning_logs 2>/dev/null) 2>/dev/null
 echo "== done at $(( $(date +%s) - T0 )) s"

@@ -10,7 +10,12 @@ from 0 to 1; the reference's 500 suits runs of millions of images, far longer th
 checkpoint is evaluated in the shipped Fashion-MNIST classifier's feature space against 2,000 images of
 the **full** training set (the distribution, not the 6,000 seen): domain FID and KID.
 
-    python bench/limited_data.py [--steps 600] [--seeds 0,1,2] [--width 32] [--jobs 2]
+    python bench/limited_data.py [--steps 600] [--seeds 0,1,2] [--width 32] [--jobs 2] [--max-minutes M]
+
+On a GPU machine (the config's ``accelerator: auto`` takes it) the nine runs can go at once, at the config's
+width and a length where the critic overfits the 6,000 images (``bench/gpu_quality.sh`` with ``LIMITED=1``):
+
+    python bench/limited_data.py --steps 4000 --width 64 --jobs 9 --max-minutes 5
 
 Writes bench/results/limited_data.md and .json. Anchor (CIFAR-10, 10 % of the data, Inception FID, long
 GPU runs): DiffAugment took BigGAN from 39.78 to 22.40 and StyleGAN2 from 36.02 to 14.50.
@@ -52,7 +57,8 @@ def run(setting: str, seed: int, args: argparse.Namespace, work: Path, lock: thr
     overrides = ["--data.init_args.train_fraction", str(args.fraction),
                  "--model.init_args.g_width", str(args.width), "--model.init_args.d_width", str(args.width),
                  *augment_override(setting, args.ada_kimg)]
-    result = {"setting": setting, "seed": seed, **timed_fit(CONFIG, run_dir, None, overrides, seed=seed, steps=args.steps)}
+    result = {"setting": setting, "seed": seed,
+              **timed_fit(CONFIG, run_dir, args.max_minutes, overrides, seed=seed, steps=args.steps)}
     if result["returncode"] != 0:
         result["failed"] = last_lines(run_dir / "train.log")
     else:
@@ -103,7 +109,9 @@ def report(saved: dict) -> None:
         "",
         f"Protocol: `{CONFIG}` through `lit-gans fit`, `data.train_fraction: {s['fraction']:g}` (a class-stratified subset, "
         f"the same images for every seed), `g_width = d_width = {s['width']}` (config: 64), {s['steps']} generator iterations "
-        "per run (batch 128: about 13 epochs of the 6,000 images; one thread, CPU minutes in the table), every other setting "
+        f"per run (batch 128: about {s['steps'] * 128 / (60000 * s['fraction']):.0f} epochs of the {60000 * s['fraction']:,.0f} "
+        "images; one thread, CPU minutes in the table"
+        + (f"; each run cut at {s['max_minutes']:g} wall minutes" if s.get("max_minutes") else "") + "), every other setting "
         "the config's. "
         f"Settings: no augmentation; DiffAugment `[color, translation, cutout]`; ADA with target 0.6, interval 4 and "
         f"speed_kimg {s['ada_kimg']:g} (the reference: 500, for runs of millions of images). Evaluation of the last "
@@ -134,6 +142,8 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--ada-kimg", type=float, default=100.0)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="cut a run at this many wall minutes (its G steps in the table say where it stopped)")
     parser.add_argument("--n-samples", type=int, default=2000)
     parser.add_argument("--n-real", type=int, default=2000)
     parser.add_argument("--work", default="/tmp/lit_gans_limited_data")

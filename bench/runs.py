@@ -30,16 +30,14 @@ def one_thread_env() -> dict[str, str]:
 def timed_fit(config: str, run_dir: Path, minutes: Optional[float], overrides: Sequence[str] = (), seed: int = 0,
               steps: Optional[int] = None) -> dict[str, Any]:
     """Train ``config`` for ``minutes`` of wall time (``trainer.max_time``; the run's own length is lifted)
-    or, with ``steps``, for that many generator iterations, with a CSV logger, no validation, no progress
-    bar, in-training metrics off and a checkpoint at the end. Returns the command, wall and CPU minutes
-    (the child's user + system time) and the exit status."""
+    or, with ``steps``, for that many generator iterations (with both: ``steps``, cut at ``minutes``), with a
+    CSV logger, no validation, no progress bar, in-training metrics off and a checkpoint at the end. Returns
+    the command, wall and CPU minutes (the child's user + system time) and the exit status."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    if steps is not None:
-        length = ["--model.init_args.max_g_steps", str(steps)]
-    else:
+    length = ["--model.init_args.max_g_steps", str(steps if steps is not None else 10_000_000)]
+    if minutes is not None:
         seconds = int(minutes * 60)
-        length = ["--model.init_args.max_g_steps", "10000000",
-                  "--trainer.max_time", f"00:{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"]
+        length += ["--trainer.max_time", f"00:{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"]
     command = lit_gans() + [
         "fit", "--config", config, "--seed_everything", str(seed), *length,
         "--trainer.logger", "lightning.pytorch.loggers.CSVLogger",
