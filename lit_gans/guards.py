@@ -8,24 +8,64 @@ disk holds finite, bounded weights and the error can name the last good one.
 
 from __future__ import annotations
 
+import math
+from typing import Optional
+
 import torch
 from torch import Tensor
 
 from lit_gans.errors import DivergenceError, NonFiniteLossError
 
 
+class PendingLosses:
+    """Each phase's losses on an accelerator since they were last read. Keeping a loss launches no kernel
+    (``torch.isfinite`` and ``&`` would launch five a phase) and reads nothing back (which would wait for
+    the device); ``non_finite`` reads them all at once. Every ``fold_every`` losses of a phase are folded
+    into one flag on the device, so the list stays short however rarely it is read."""
+
+    fold_every = 64
+
+    def __init__(self) -> None:
+        self.pending: dict[str, list[Tensor]] = {}
+        self.folded: dict[str, Tensor] = {}  # phase -> all its folded losses were finite (a bool on the device)
+
+    def add(self, phase: str, loss: Tensor, copy: bool = False) -> None:
+        """Keep ``loss`` (a copy with CUDA graphs, whose outputs a later replay overwrites)."""
+        pending = self.pending.setdefault(phase, [])
+        pending.append(loss.detach().clone() if copy else loss.detach())
+        if len(pending) >= self.fold_every:
+            self._fold(phase)
+
+    def _fold(self, phase: str) -> None:
+        finite = torch.isfinite(torch.stack(self.pending.pop(phase))).all()
+        self.folded[phase] = finite & self.folded[phase] if phase in self.folded else finite
+
+    def non_finite(self) -> list[str]:
+        """The phases with a non-finite loss since the last call that found none (one wait for the device)."""
+        for phase in list(self.pending):
+            self._fold(phase)
+        bad = [phase for phase, finite in self.folded.items() if not bool(finite)]
+        if not bad:
+            self.folded.clear()
+        return bad  # kept when found: every later check raises too
+
+
 class DivergenceGuard:
     """Non-finite loss and weight checks (needs ``max_weight``, ``g_step``, ``d_step`` on the module, and
-    ``_finite``: a dict the module starts empty)."""
+    ``_finite``: a ``PendingLosses`` the module starts with)."""
+
+    #: read each loss when it is made (True) or keep it on its device until values are logged or a checkpoint is
+    #: written (False); None: at once on the CPU, where reading costs nothing, kept on accelerators
+    read_losses_at_once: Optional[bool] = None
 
     def _check_finite(self, loss: Tensor, phase: str) -> None:
         """Stop before a non-finite loss reaches the weights. On an accelerator, reading the value would wait
-        for the device every step, so the flag is kept there and read when values are logged and before
+        for the device every step, so the loss is kept there and read when values are logged and before
         every checkpoint (``check_weights``)."""
-        if loss.device.type != "cpu":
-            finite = torch.isfinite(loss.detach())
-            self._finite[phase] = finite if phase not in self._finite else self._finite[phase] & finite
-        elif not torch.isfinite(loss):
+        at_once = self.read_losses_at_once
+        if at_once is False or (at_once is None and loss.device.type != "cpu"):
+            self._finite.add(phase, loss, copy=getattr(self, "_cuda_graphs", False))
+        elif not math.isfinite(loss.item()):
             raise NonFiniteLossError(
                 f"the {phase} loss became {loss.item()} at generator step {self.g_step}, discriminator step "
                 f"{self.d_step}; training stopped before the weights took it. {self._last_good_checkpoint()}")
@@ -33,8 +73,8 @@ class DivergenceGuard:
     def check_weights(self) -> Tensor:
         """The largest weight magnitude; raises ``DivergenceError`` when it passes ``max_weight`` or is
         not finite (a run can diverge without a NaN loss: Adam at a huge learning rate drives weights
-        to 1e30 behind batch norm and tanh), and ``NonFiniteLossError`` for a loss flagged on a device."""
-        bad = [phase for phase, finite in self._finite.items() if not bool(finite)]
+        to 1e30 behind batch norm and tanh), and ``NonFiniteLossError`` for a loss kept on a device."""
+        bad = self._finite.non_finite()
         if bad:
             raise NonFiniteLossError(f"the {' and '.join(bad)} loss became non-finite at or before generator step "
                                      f"{self.g_step}. {self._last_good_checkpoint()}")
@@ -61,4 +101,4 @@ class DivergenceGuard:
 
 
 
-__all__ = ["DivergenceGuard"]
+__all__ = ["DivergenceGuard", "PendingLosses"]

@@ -12,6 +12,7 @@ from lit_gans.callbacks import GeneratorStepCheckpoint
 from lit_gans.checkpoints import load_family
 from lit_gans.errors import CheckpointError, ConfigError, NonFiniteLossError
 from lit_gans.families import CGAN, GAN, WGAN, WGANGP
+from lit_gans.guards import PendingLosses
 
 from conftest import quiet_trainer
 
@@ -113,6 +114,40 @@ def test_non_finite_loss_stops_with_one_error_and_keeps_the_last_checkpoint(tmp_
     assert restored.g_step == 2
     assert all(torch.isfinite(p).all() for p in restored.parameters())
     assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_a_non_finite_loss_kept_on_the_device_stops_the_run_at_the_next_check(tmp_path):
+    # as on an accelerator, where reading each loss would wait for the device: the NaN reaches the weights,
+    # but the check before the next checkpoint stops the run, and the last checkpoint stays the good one
+    class Diverging(GAN):
+        read_losses_at_once = False
+
+        def discriminator_loss(self, batch):
+            out = super().discriminator_loss(batch)
+            if self.g_step >= 3:
+                out.loss = out.loss * float("nan")
+            return out
+
+    model, dm = tiny_toy(Diverging, max_g_steps=10)
+    ckpt = GeneratorStepCheckpoint(every_n_g_steps=2, dirpath=str(tmp_path))
+    with pytest.raises(NonFiniteLossError, match=r"the discriminator and generator loss became non-finite at or before generator step 4\. The last good checkpoint is .*g0000002"):
+        quiet_trainer(callbacks=[ckpt], enable_checkpointing=True).fit(model, dm)
+    assert GAN.load_from_checkpoint(tmp_path / "last.ckpt").g_step == 2
+    with pytest.raises(NonFiniteLossError):  # and every later check, so nothing is written after it
+        model.check_weights()
+
+
+def test_losses_kept_on_the_device_are_folded_and_read_at_once():
+    losses = PendingLosses()
+    for i in range(150):
+        losses.add("generator", torch.tensor(float(i)))
+        losses.add("discriminator", torch.tensor(float("inf") if i == 100 else 1.0))
+    assert all(len(pending) < PendingLosses.fold_every for pending in losses.pending.values())  # folded as they come
+    assert losses.non_finite() == ["discriminator"]
+    assert losses.non_finite() == ["discriminator"]  # kept once found
+    fresh = PendingLosses()
+    fresh.add("generator", torch.tensor(1.0))
+    assert fresh.non_finite() == [] and not fresh.folded and not fresh.pending  # read, then forgotten
 
 
 def test_resume_restores_steps_optimizer_and_ema(tmp_path):

@@ -36,7 +36,7 @@ from lit_gans.augment import Augment
 from lit_gans.distributed import detect_unused_parameters, synchronize_buffers
 from lit_gans.ema import ema_of, update_ema
 from lit_gans.errors import ConfigError
-from lit_gans.guards import DivergenceGuard
+from lit_gans.guards import DivergenceGuard, PendingLosses
 from lit_gans.latent import LatentSpec
 from lit_gans.loop import Batch, Phase, StepOutput, check_loop_arguments
 from lit_gans.losses import ObjectiveName, get_objective
@@ -188,7 +188,7 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
         self.batch_fields: tuple[str, ...] = ("image", "label")
         self._phases: Optional[list[Phase]] = None
         self._logs: dict[str, Tensor] = {}
-        self._finite: dict[str, Tensor] = {}  # per phase, on accelerators (``DivergenceGuard``)
+        self._finite = PendingLosses()  # losses kept on accelerators (``DivergenceGuard``)
         self.register_fixed_latent(n_fixed_samples, seed)
 
     # ------------------------------------------------------------------ what a family declares
