@@ -3,6 +3,8 @@ resume, checkpoints and sampling."""
 
 from __future__ import annotations
 
+import warnings
+
 import lightning as L
 import pytest
 import torch
@@ -11,7 +13,7 @@ from datamodules import DigitsDataModule, Toy2DDataModule
 from lit_gans.callbacks import GeneratorStepCheckpoint
 from lit_gans.checkpoints import load_family
 from lit_gans.errors import CheckpointError, ConfigError, NonFiniteLossError
-from lit_gans.families import CGAN, GAN, WGAN, WGANGP
+from lit_gans.families import CGAN, DCGAN, GAN, WGAN, WGANGP
 from lit_gans.guards import PendingLosses
 
 from conftest import quiet_trainer
@@ -299,3 +301,48 @@ def test_a_family_adds_a_phase_with_its_own_interval_without_touching_the_loop()
     quiet_trainer().fit(model, dm)
     assert model.steps == {"discriminator": 10, "generator": 5, "extra": 2}  # after generator steps 2 and 4
     assert model.batches == 10
+
+
+def test_progress_bar_counts_are_logged_as_cpu_tensors(monkeypatch):
+    # Lightning turns progress-bar values into numbers after every batch until they are next logged; on a
+    # GPU a count logged as a float would become a tensor there, and every one of those batches would wait
+    # for the device (the GPU test below)
+    logged = []
+    monkeypatch.setattr(GAN, "log_dict", lambda self, values, **kwargs: logged.append((values, kwargs)))
+    model, dm = tiny_toy(GAN, max_g_steps=3)
+    quiet_trainer().fit(model, dm)
+    counts = [values for values, kwargs in logged if kwargs.get("prog_bar")]
+    assert counts and all(isinstance(v, torch.Tensor) and v.device.type == "cpu" for c in counts for v in c.values())
+    assert float(counts[-1]["g_step"]) == 3.0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])  # 16-mixed: GradScaler's step reads the device
+def test_no_batch_waits_for_the_gpu_between_logging_steps(precision):
+    """A read of a value on the device (``.item()``, ``bool``, a copy to the host) makes the host wait for the
+    GPU's queue, and the host stops running ahead of the device. Outside the logging steps none may happen."""
+    every, starts = 10, {}
+
+    def syncs() -> int:
+        return sum("synchroniz" in str(w.message) for w in caught)
+
+    class Mark(L.Callback):  # each batch's span: its start to the next one's (Lightning's bookkeeping included)
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            starts[pl_module.batches] = syncs()
+
+    L.seed_everything(0)
+    dm = DigitsDataModule(image_size=16, batch_size=16, pin_memory=True)  # over 40 batches an epoch
+    model = DCGAN(data_shape=dm.data_shape, g_width=8, d_width=8, latent_dim=16, max_g_steps=4 * every)
+    trainer = quiet_trainer(accelerator="gpu", precision=precision, log_every_n_steps=every, callbacks=[Mark()])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            trainer.fit(model, dm)
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+    spans = {b: starts[b + 1] - starts[b] for b in starts if b + 1 in starts}
+    assert model.g_step == 4 * every and len(spans) == 4 * every - 1
+    logging = {b for b in spans if (b + 1) % every == 0}
+    assert {b: n for b, n in spans.items() if n and b >= 2 and b not in logging} == {}
+    assert any(spans[b] for b in logging)  # the check does see the reads at logging steps

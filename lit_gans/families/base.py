@@ -315,7 +315,9 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
             self._logs["weights/max_abs"] = self.check_weights()
             # a phase's terms are those of its latest step (an earlier batch when it does not run on every batch)
             self.log_dict(self._logs, prog_bar=False)
-            self.log_dict({"g_step": float(self.g_step), "d_step": float(self.d_step)}, prog_bar=True)
+            # CPU tensors: Lightning turns progress-bar values into numbers after every batch until they are next
+            # logged, and a number on an accelerator (as it would make of a float) makes each such batch wait for it
+            self.log_dict({"g_step": torch.tensor(float(self.g_step)), "d_step": torch.tensor(float(self.d_step))}, prog_bar=True)
 
     def _prepare_phases(self) -> None:
         """Each phase with its penalties, the parameters it trains and freezes, and its optimizers (once)."""
