@@ -27,7 +27,8 @@ def main(out: Path, strategy: str) -> None:
     trainer.fit(model, dm)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     draw = model.latent_spec.draw(4, model.device).z.cpu()  # each rank's random stream after training
-    torch.save({"state": state, "g_step": model.g_step, "d_step": model.d_step, "draw": draw}, out / f"rank{trainer.global_rank}.pt")
+    torch.save({"state": state, "g_step": model.g_step, "d_step": model.d_step, "draw": draw,
+                "direct_steps": model._stepper.direct}, out / f"rank{trainer.global_rank}.pt")
 
 
 if __name__ == "__main__":

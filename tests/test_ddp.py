@@ -30,6 +30,7 @@ def test_two_process_ddp_wgan_gp_ends_with_identical_weights(tmp_path):
     rank0 = torch.load(tmp_path / "rank0.pt")
     rank1 = torch.load(tmp_path / "rank1.pt")
     assert (rank0["g_step"], rank0["d_step"]) == (6, 30) == (rank1["g_step"], rank1["d_step"])
+    assert rank0["direct_steps"] and rank1["direct_steps"]  # lit_gans.stepping: the gradients still all-reduced
     assert rank0["state"].keys() == rank1["state"].keys()
     for key, value in rank0["state"].items():
         assert torch.equal(value, rank1["state"][key]), key

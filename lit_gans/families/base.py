@@ -10,9 +10,11 @@ a critic phase on every batch and a generator phase after every ``n_critic`` cri
 fresh real batch (Arjovsky et al. 2017, Algorithm 1).
 
 Optimisation is manual (``automatic_optimization = False``): each phase freezes the parameters of the
-other optimizers, computes its loss, and steps through ``manual_backward``, so mixed precision and DDP
-work. Losses see the batch by name (``lit_gans.loop.Batch``) and return what they made
-(``StepOutput``), so a family extends one through ``super()``.
+other optimizers, computes its loss, and steps through ``manual_backward`` and Lightning's optimizer
+wrappers (or straight through what they end in, where their layers have nothing to do for the run:
+``lit_gans.stepping``), so mixed precision and DDP work. Losses see the batch by name
+(``lit_gans.loop.Batch``) and return what they made (``StepOutput``), so a family extends one through
+``super()``.
 
 Step counts: Lightning's ``trainer.global_step`` counts every ``optimizer.step()`` (Lightning issue
 17958). lit-gans counts each phase's steps (``steps``); ``g_step`` (generator iterations, the unit papers
@@ -47,6 +49,7 @@ from lit_gans.regularizers import apply_spectral_norm, clip_weights
 from lit_gans.resume import RESUMABLE, ResumableModule
 from lit_gans.sampling import Sampling
 from lit_gans.specs import build
+from lit_gans.stepping import LightningSteps, steps_for
 
 
 def adam(lr: float, betas: tuple[float, float] = (0.5, 0.999)) -> Callable:
@@ -189,6 +192,7 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
         self._phases: Optional[list[Phase]] = None
         self._logs: dict[str, Tensor] = {}
         self._finite = PendingLosses()  # losses kept on accelerators (``DivergenceGuard``)
+        self._stepper: Optional[LightningSteps] = None  # backward and step calls (``lit_gans.stepping``)
         self.register_fixed_latent(n_fixed_samples, seed)
 
     # ------------------------------------------------------------------ what a family declares
@@ -297,9 +301,9 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
             self._check_finite(out.loss, phase.name)
             for optimizer in optimizers:
                 optimizer.zero_grad(set_to_none=True)
-            self.manual_backward(out.loss)
+            self._stepper.backward(out.loss)  # ``manual_backward``, or what it ends in (``lit_gans.stepping``)
             for optimizer in optimizers:
-                optimizer.step()
+                self._stepper.step(optimizer)
             self.steps[phase.name] = step + 1
             stepped.add(phase.name)
             self._logs.update(out.logs)
@@ -336,6 +340,7 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
             own = {id(p) for o in steps for group in o.optimizer.param_groups for p in group["params"]}
             split = ([p for p in self._trainable if id(p) in own], [p for p in self._trainable if id(p) not in own])
             self._phases.append((phase, [p for p in self.penalties if p.phase == phase.name], split, steps))
+        self._stepper = steps_for(self.trainer, self, list(by_name.values()))
 
     def _after_generator_step(self) -> None:
         self._update_ema()
