@@ -8,7 +8,9 @@
 #   LIMITED=1: bench/limited_data.py with LD_ARGS (default: 4,000 steps at width 64, 9 jobs, capped at the time left)
 #   DEADLINE (s from start)  OUT (results folder)
 #   FMNIST_GZ: a folder with Fashion-MNIST's four *-ubyte.gz files (default Debian's /usr/share/datasets/fashion-mnist,
-#   else .gpu/fmnist, a git-ignored copy carried to a machine without the package); .whl: the wheels the GPU image lacks.
+#   else .gpu/fmnist, a git-ignored copy carried to a machine without the package); .whl: the wheels the GPU image lacks,
+#   Python 3.12: jsonargparse, omegaconf, albumentations, albucore, pydantic, pydantic-core, annotated-types,
+#   typing-inspection, stringzilla, simsimd, docstring-parser, typeshed-client and torch-fidelity (torchmetrics' FID).
 # Run from the repository root:  TP_TIMEOUT=330 TP_BUDGET=80 DEADLINE=545 bash bench/gpu_quality.sh
 set -u
 T0=$(date +%s); ACC=${ACC:-gpu}; DEADLINE=${DEADLINE:-540}; TP_TIMEOUT=${TP_TIMEOUT:-300}; OUT=${OUT:-/tmp/gpu_out}; mkdir -p $OUT
@@ -25,7 +27,7 @@ else
 fi
 export PYTHONUNBUFFERED=1 WANDB_MODE=disabled
 mkdir -p data/FashionMNIST/raw && G=${FMNIST_GZ:-/usr/share/datasets/fashion-mnist}; [ -d $G ] || G=.gpu/fmnist; for f in $G/*.gz; do b=$(basename $f .gz); [ -f data/FashionMNIST/raw/$b ] || gunzip -c $f > data/FashionMNIST/raw/$b; done
-$PY -c "import torch, lightning, jsonargparse; print('torch', torch.__version__, 'lightning', lightning.__version__, 'cuda', torch.cuda.is_available())" || exit 1
+$PY -c "import torch, lightning, jsonargparse, albumentations, torch_fidelity; print('torch', torch.__version__, 'lightning', lightning.__version__, 'cuda', torch.cuda.is_available())" || exit 1
 if [ "$ACC" = gpu ] && [ "${TP:-1}" = 1 ]; then
   echo "== throughput (issue 7) at $(( $(date +%s) - T0 )) s"
   timeout $TP_TIMEOUT $PY bench/throughput.py --gpu --budget ${TP_BUDGET:-90} ${TP_ARGS:-} > $OUT/throughput.log 2>&1; echo "throughput rc=$?"
