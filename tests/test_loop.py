@@ -100,14 +100,17 @@ def test_fixed_latents_survive_a_checkpoint(tmp_path):
     assert torch.equal(other.fixed_z, model.fixed_z)
 
 
-def test_non_finite_loss_stops_with_one_error_and_keeps_the_last_checkpoint(tmp_path):
-    class Diverging(GAN):
-        def discriminator_loss(self, batch):
-            out = super().discriminator_loss(batch)
-            if self.g_step >= 3:
-                out.loss = out.loss * float("nan")
-            return out
+class Diverging(GAN):
+    """A GAN whose critic loss turns NaN from generator step 3 on."""
 
+    def discriminator_loss(self, batch):
+        out = super().discriminator_loss(batch)
+        if self.g_step >= 3:
+            out.loss = out.loss * float("nan")
+        return out
+
+
+def test_non_finite_loss_stops_with_one_error_and_keeps_the_last_checkpoint(tmp_path):
     model, dm = tiny_toy(Diverging, max_g_steps=10)
     ckpt = GeneratorStepCheckpoint(every_n_g_steps=2, dirpath=str(tmp_path))
     with pytest.raises(NonFiniteLossError, match=r"discriminator loss became nan at generator step 3"):
@@ -121,16 +124,10 @@ def test_non_finite_loss_stops_with_one_error_and_keeps_the_last_checkpoint(tmp_
 def test_a_non_finite_loss_kept_on_the_device_stops_the_run_at_the_next_check(tmp_path):
     # as on an accelerator, where reading each loss would wait for the device: the NaN reaches the weights,
     # but the check before the next checkpoint stops the run, and the last checkpoint stays the good one
-    class Diverging(GAN):
+    class DivergingOnDevice(Diverging):
         read_losses_at_once = False
 
-        def discriminator_loss(self, batch):
-            out = super().discriminator_loss(batch)
-            if self.g_step >= 3:
-                out.loss = out.loss * float("nan")
-            return out
-
-    model, dm = tiny_toy(Diverging, max_g_steps=10)
+    model, dm = tiny_toy(DivergingOnDevice, max_g_steps=10)
     ckpt = GeneratorStepCheckpoint(every_n_g_steps=2, dirpath=str(tmp_path))
     with pytest.raises(NonFiniteLossError, match=r"the discriminator and generator loss became non-finite at or before generator step 4\. The last good checkpoint is .*g0000002"):
         quiet_trainer(callbacks=[ckpt], enable_checkpointing=True).fit(model, dm)
