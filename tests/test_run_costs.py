@@ -16,6 +16,7 @@ from torchmetrics.image.kid import poly_mmd
 from datamodules import FashionMNISTDataModule
 from datamodules.base import ImageTransform
 from datamodules.torchvision_sets import DEBIAN_FASHION_MNIST
+from lit_gans.callbacks.timing import TimeReport
 from lit_gans.cli import main
 from lit_gans.errors import ConfigError
 from lit_gans.families import WGAN
@@ -204,6 +205,16 @@ def test_a_default_run_validates_and_evaluates_on_its_schedule_and_reports_its_t
     assert math.isclose(sum(v for k, v in report.items() if k != "wall"), report["wall"], rel_tol=1e-6)
     line = next(line for line in out.splitlines() if line.strip().startswith("time:"))
     assert "start-up" in line and "training" in line and "evaluation" in line and "torch thread" in line
+
+
+def test_the_time_line_names_every_kind_of_work_the_run_did_however_short():
+    report = TimeReport()
+    report.report = {"wall": 10.0, "start-up": 2.0, "training": 7.9, "validation": 0.06, "evaluation": 0.04,
+                     "sample grids": 0.0, "checkpoints": 0.0}
+    line = report.line()
+    assert line.startswith("10.0 s: start-up 2.0 s (20 %), training 7.9 s (79 %)")
+    assert "validation 0.1 s" in line and "evaluation 0.0 s (0 %)" in line  # a fast evaluation still shows
+    assert "sample grids" not in line and "checkpoints" not in line  # what did not happen does not
 
 
 def test_the_metrics_callback_warns_once_when_its_schedule_passes_the_budget(tmp_path):

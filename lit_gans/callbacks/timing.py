@@ -104,12 +104,13 @@ class TimeReport(L.Callback):
             (self._log_dir / "time_report.json").write_text(json.dumps(self.report, indent=1) + "\n")
 
     def line(self) -> str:
-        """The report as one line: ``61.2 s: start-up 9.0 s, training 48.1 s (79 %), ...``."""
+        """The report as one line: ``61.2 s: start-up 9.0 s, training 48.1 s (79 %), ...``: start-up, training and
+        every other kind of work the run did, however short (a 0.04 s evaluation reads ``evaluation 0.0 s``)."""
         if not self.report:
             return ""
         wall = self.report["wall"]
         parts = [f"{name} {seconds:.1f} s ({100 * seconds / wall:.0f} %)" for name, seconds in self.report.items()
-                 if name != "wall" and (seconds >= 0.05 or name in ("start-up", "training"))]
+                 if name != "wall" and (seconds > 0 or name in ("start-up", "training"))]
         return f"{wall:.1f} s: " + ", ".join(parts)
 
 
