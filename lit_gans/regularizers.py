@@ -19,7 +19,7 @@ Critic = Callable[[Tensor], Tensor]
 @torch.no_grad()
 def clip_weights(module: nn.Module, clip_value: float, high: Optional[float] = None) -> None:
     """Clamp every parameter of ``module`` to ``[-clip_value, clip_value]`` (WGAN, Arjovsky et al. 2017), or with
-    ``high`` to the box ``[clip_value, high]`` (asymmetric when ``-clip_value != high``: Relaxed WGAN's configs)."""
+    ``high`` to the box ``[clip_value, high]`` (asymmetric when ``-clip_value != high``: Relaxed WGAN's ``dual: clip``)."""
     low, high = (-clip_value, clip_value) if high is None else (clip_value, high)
     for p in module.parameters():
         p.clamp_(low, high)

@@ -247,6 +247,8 @@ def test_relaxed_wgan_refuses_inconsistent_settings():
         RelaxedWGAN(data_shape=shape, clip_range=(-0.01, 0.01))
     with pytest.raises(ConfigError, match="model.dual='sinkhorn'"):
         RelaxedWGAN(data_shape=shape, dual="sinkhorn")
+    with pytest.raises(ConfigError, match="model.conditional"):
+        RelaxedWGAN(data_shape=shape, num_classes=10, conditional=True)
     with pytest.raises(ConfigError, match="squared_euclidean"):
         RelaxedWGAN(data_shape=(2,), architecture="mlp")  # 2-D points may be negative: no KL cost
     RelaxedWGAN(data_shape=(2,), architecture="mlp", bregman="squared_euclidean")

@@ -122,6 +122,9 @@ class RelaxedWGAN(AdversarialModule):
         if kwargs.get("clip_value") is not None:
             raise ConfigError("model.clip_value: Relaxed WGAN clips to model.clip_range ([low, high]) with "
                               "dual: clip; remove clip_value")
+        if dual == "c_transform" and kwargs.get("conditional"):
+            raise ConfigError("model.conditional: the c-transform transports between whole batches, across classes; "
+                              "use dual: clip for a conditional Relaxed WGAN, or remove conditional")
         if dual == "c_transform" and kwargs.get("pack", 1) != 1:
             raise ConfigError(f"model.pack={kwargs['pack']}: the c-transform's potential reads one real sample "
                               "at a time; use pack: 1")

@@ -82,7 +82,8 @@ def code_property_effects(module: Any, code_index: int, values: Tensor = torch.l
             return shape_properties(module.sample(n, latent=latent.replace(continuous=continuous)).cpu())
 
     at_values = [measure(float(v)) for v in values]
-    at_zero = measure(0.0)
+    zero = (values == 0).nonzero().flatten()
+    at_zero = at_values[int(zero[0])] if len(zero) else measure(0.0)  # the spread at code 0, measured once
     centred = values - values.mean()
     out: dict[str, dict[str, Any]] = {}
     for name in PROPERTIES:
