@@ -7,10 +7,12 @@ every seed), for the same number of generator iterations with one thread, at a r
 (colour, translation, cutout; Zhao et al. 2020); ``ADA`` (Karras et al. 2020) with the reference's
 target 0.6 and interval 4 but a faster speed (``--ada-kimg``, default 100 thousand images for p to go
 from 0 to 1; the reference's 500 suits runs of millions of images, far longer than these). The last
-checkpoint is evaluated in the shipped Fashion-MNIST classifier's feature space against 2,000 images of
-the **full** training set (the distribution, not the 6,000 seen): domain FID and KID.
+checkpoint (with ``--every N``, every N-th generator iteration's too: a curve per run, and its best point) is
+evaluated in the shipped Fashion-MNIST classifier's feature space against 2,000 images of the **full** training
+set (the distribution, not the 6,000 seen): domain FID and KID; and the critic reads 6,000 real images it trained
+on and 2,000 it never saw: the gap between the shares it calls real measures how far it has memorised its set.
 
-    python bench/limited_data.py [--steps 600] [--seeds 0,1,2] [--width 32] [--jobs 2] [--max-minutes M]
+    python bench/limited_data.py [--steps 600] [--every N] [--seeds 0,1,2] [--width 32] [--jobs 2] [--max-minutes M]
 
 On a GPU machine (the config's ``accelerator: auto`` takes it) the nine runs can go at once, at the config's
 width and a length where the critic overfits the 6,000 images (``bench/gpu_quality.sh`` with ``LIMITED=1``):
@@ -34,7 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, markdown_table, write_results  # noqa: E402
-from runs import child_result, evaluate_checkpoint, last_lines, run_all, saved_report, timed_fit  # noqa: E402
+from runs import child_result, datamodule_of, last_lines, run_all, saved_report, timed_fit  # noqa: E402
 
 CONFIG = "configs/dcgan/fashion_mnist.yaml"
 SETTINGS = ("none", "diffaugment", "ada")
@@ -57,17 +59,60 @@ def run(setting: str, seed: int, args: argparse.Namespace, work: Path, lock: thr
     overrides = ["--data.init_args.train_fraction", str(args.fraction),
                  "--model.init_args.g_width", str(args.width), "--model.init_args.d_width", str(args.width),
                  *augment_override(setting, args.ada_kimg)]
+    if args.every:
+        overrides += ["--checkpoint.every_n_g_steps", str(args.every), "--checkpoint.save_top_k", "-1"]
     result = {"setting": setting, "seed": seed,
               **timed_fit(CONFIG, run_dir, args.max_minutes, overrides, seed=seed, steps=args.steps)}
     if result["returncode"] != 0:
         result["failed"] = last_lines(run_dir / "train.log")
     else:
-        result.update(child_result(__file__, ["--child", str(run_dir / "ckpt" / "last.ckpt")]))
+        result.update(child_result(__file__, ["--child", str(run_dir / "ckpt"), "--n-samples", str(args.n_samples),
+                                              "--n-real", str(args.n_real)]))
         result.update(ada_p(run_dir))
     with lock:
         print(f"[{(time.perf_counter() - started) / 60:5.1f} min] done {run_dir.name}: "
               f"{ {k: v for k, v in result.items() if k != 'command'} }", flush=True)
     return result
+
+
+def evaluate_run(checkpoints: Path, n_samples: int, n_real: int) -> dict:
+    """Domain FID and KID of every checkpoint of a run against the **full** training set, and how the critic
+    reads real images it trained on against real images it never saw: the share it calls real (the sign of
+    its logit, ADA's r_t without augmentation) on the run's 6,000 training images and on 2,000 held-out test
+    images. A critic that overfits calls its training images real and unseen ones fake (Karras et al. 2020,
+    figure 1); the gap between the two shares measures that. The last checkpoint's figures are the run's."""
+    import torch
+
+    from datamodules import FashionMNISTDataModule
+    from lit_gans.checkpoints import load_family
+    from lit_gans.metrics import ModelEvaluation
+
+    torch.set_num_threads(1)
+    full = FashionMNISTDataModule(data_dir="data", image_size=32, fit="pad")  # the whole distribution
+    evaluation = ModelEvaluation(full, metrics=["fid", "kid"], n_samples=n_samples, n_real=n_real)
+    evaluation.prepare(torch.device("cpu"))
+    paths = sorted(checkpoints.glob("g*.ckpt"))
+    last = checkpoints / "last.ckpt"
+    seen_images = held_out = None
+    curve = []
+    for path in paths if paths else [last]:
+        model = load_family(path).eval()
+        if seen_images is None:
+            own, _ = datamodule_of(path)
+            own.setup("fit")
+            seen_images = torch.stack([own.train_set[i][0] for i in range(len(own.train_set))])
+            held_out = torch.stack([own.val_set[i][0] for i in range(min(2000, len(own.val_set)))])
+        values = evaluation.evaluate(model, seed=0)
+        point = {"g_step": model.g_step, "d_step": model.d_step,
+                 **{k.split("/", 1)[1]: v for k, v in values.items()}}
+        with torch.no_grad():
+            for name, images in (("critic_real_seen", seen_images), ("critic_real_unseen", held_out)):
+                logits = torch.cat([model.judge(chunk.to(model.device), None)[0].flatten() for chunk in images.split(500)])
+                point[name] = float((logits > 0).float().mean())
+        curve.append(point)
+    final = dict(curve[-1])
+    final["curve"] = curve
+    return final
 
 
 def ada_p(run_dir: Path) -> dict:
@@ -84,23 +129,44 @@ def ada_p(run_dir: Path) -> dict:
     return out
 
 
+def best_point(run: dict) -> dict:
+    """The checkpoint of lowest FID along a run's curve (the last checkpoint when it has no curve)."""
+    return min(run.get("curve") or [run], key=lambda point: point["fid"])
+
+
 def report(saved: dict) -> None:
     s = saved["settings"]
-    rows, summary = [], []
+    ok = [r for r in saved["runs"] if "fid" in r]
+    rows, summary, curves = [], [], []
     for r in saved["runs"]:
+        best = best_point(r) if "fid" in r else {}
+        gap = r["critic_real_seen"] - r["critic_real_unseen"] if "critic_real_seen" in r else None
         rows.append([r["setting"], r["seed"], r.get("g_step"), r["cpu_minutes"], r.get("fid"), r.get("kid"),
+                     best.get("fid"), best.get("g_step"), r.get("critic_real_seen"), r.get("critic_real_unseen"), gap,
                      r.get("ada_p"), r.get("ada_rt"), r.get("failed", "")[:100]])
     for setting in SETTINGS:
-        fids = [r["fid"] for r in saved["runs"] if r["setting"] == setting and "fid" in r]
-        if fids:
-            spread = statistics.stdev(fids) if len(fids) > 1 else 0.0
-            summary.append([setting, len(fids), statistics.mean(fids), spread, min(fids), max(fids)])
-    base = {r["seed"]: r["fid"] for r in saved["runs"] if r["setting"] == "none" and "fid" in r}
+        runs = [r for r in ok if r["setting"] == setting]
+        if runs:
+            fids = [r["fid"] for r in runs]
+            bests = [best_point(r)["fid"] for r in runs]
+            gaps = [r["critic_real_seen"] - r["critic_real_unseen"] for r in runs if "critic_real_seen" in r]
+            summary.append([setting, len(runs), statistics.mean(fids), statistics.stdev(fids) if len(fids) > 1 else 0.0,
+                            min(fids), max(fids), statistics.mean(bests), statistics.mean(gaps) if gaps else None])
+    steps = sorted({point["g_step"] for r in ok for point in r.get("curve", [])})
+    for r in ok:
+        if r.get("curve"):
+            by_step = {point["g_step"]: point for point in r["curve"]}
+            curves.append([r["setting"], r["seed"], *[
+                f"{by_step[k]['fid']:.1f} ({by_step[k]['critic_real_seen'] - by_step[k]['critic_real_unseen']:+.2f})"
+                if k in by_step else "" for k in steps]])
     wins = []
-    for setting in SETTINGS[1:]:
-        pairs = [(base[r["seed"]], r["fid"]) for r in saved["runs"] if r["setting"] == setting and "fid" in r and r["seed"] in base]
-        if pairs:
-            wins.append(f"- {setting}: lower FID than no augmentation in {sum(b > f for b, f in pairs)} of {len(pairs)} seeds.")
+    for label, value in (("last checkpoint", lambda r: r["fid"]), ("best checkpoint", lambda r: best_point(r)["fid"])):
+        base = {r["seed"]: value(r) for r in ok if r["setting"] == "none"}
+        for setting in SETTINGS[1:]:
+            pairs = [(base[r["seed"]], value(r)) for r in ok if r["setting"] == setting and r["seed"] in base]
+            if pairs:
+                wins.append(f"- {setting}, {label}: lower FID than no augmentation in "
+                            f"{sum(b > f for b, f in pairs)} of {len(pairs)} seeds.")
     body = [
         f"Machine: {saved['machine']}; {s['jobs']} runs in parallel, each `OMP_NUM_THREADS=1`.",
         "",
@@ -114,20 +180,29 @@ def report(saved: dict) -> None:
         + (f"; each run cut at {s['max_minutes']:g} wall minutes" if s.get("max_minutes") else "") + "), every other setting "
         "the config's. "
         f"Settings: no augmentation; DiffAugment `[color, translation, cutout]`; ADA with target 0.6, interval 4 and "
-        f"speed_kimg {s['ada_kimg']:g} (the reference: 500, for runs of millions of images). Evaluation of the last "
-        f"checkpoint: `ModelEvaluation` in the shipped Fashion-MNIST classifier's features, {s['n_samples']} samples "
-        f"against {s['n_real']} images of the full training set. Lower is better.",
+        f"speed_kimg {s['ada_kimg']:g} (the reference: 500, for runs of millions of images). Evaluation"
+        + (f" of a checkpoint every {s['every']} generator iterations" if s.get("every") else " of the last checkpoint")
+        + f": `ModelEvaluation` in the shipped Fashion-MNIST classifier's features, {s['n_samples']} samples against "
+        f"{s['n_real']} images of the full training set (lower is better); and the share of real images the critic "
+        "calls real (logit > 0, no augmentation) among the run's training images (seen) and 2,000 test images (unseen). "
+        "Their gap is the critic's overfitting: it grows as the critic memorises the images it trains on.",
         "",
         "## Summary (domain FID over seeds)",
         "",
-        *markdown_table(["augmentation", "seeds", "mean FID", "std", "min", "max"], summary),
+        *markdown_table(["augmentation", "seeds", "mean FID (last)", "std", "min", "max", "mean FID (best checkpoint)",
+                         "mean critic gap (seen - unseen), last"], summary),
         "",
         *wins,
         "",
         "## Runs",
         "",
-        *markdown_table(["augmentation", "seed", "G steps", "CPU minutes", "domain FID", "KID", "ADA p (last)", "ADA r_t (last)", "failed"], rows),
+        *markdown_table(["augmentation", "seed", "G steps", "CPU minutes", "domain FID (last)", "KID", "best FID",
+                         "at G step", "critic: seen called real", "unseen called real", "gap", "ADA p (last)",
+                         "ADA r_t (last)", "failed"], rows),
     ]
+    if curves:
+        body += ["", "## Curves: domain FID (critic gap) at each checkpoint", "",
+                 *markdown_table(["augmentation", "seed", *[f"G {k}" for k in steps]], curves)]
     if s.get("observations"):
         body += ["", "## Reading", "", s["observations"]]
     write_results("limited_data", "10 % of Fashion-MNIST: no augmentation, DiffAugment and ADA", body, saved)
@@ -140,6 +215,8 @@ def main() -> None:
     parser.add_argument("--settings", default=",".join(SETTINGS))
     parser.add_argument("--fraction", type=float, default=0.1)
     parser.add_argument("--width", type=int, default=32)
+    parser.add_argument("--every", type=int, default=None,
+                        help="keep a checkpoint every this many generator iterations and evaluate each (a curve per run)")
     parser.add_argument("--ada-kimg", type=float, default=100.0)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--max-minutes", type=float, default=None,
@@ -152,11 +229,7 @@ def main() -> None:
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        from datamodules import FashionMNISTDataModule
-
-        full = FashionMNISTDataModule(data_dir="data", image_size=32, fit="pad")  # the whole distribution
-        out = evaluate_checkpoint(Path(args.child), ["fid", "kid"], n_samples=args.n_samples, n_real=args.n_real, datamodule=full)
-        print("RESULT " + json.dumps(out), flush=True)
+        print("RESULT " + json.dumps(evaluate_run(Path(args.child), args.n_samples, args.n_real)), flush=True)
         return
     if args.report:
         report(saved_report(args.report, args.observations))
