@@ -61,8 +61,15 @@ def run(setting: str, seed: int, args: argparse.Namespace, work: Path, lock: thr
                  *augment_override(setting, args.ada_kimg)]
     if args.every:
         overrides += ["--checkpoint.every_n_g_steps", str(args.every), "--checkpoint.save_top_k", "-1"]
+    earlier = resumed_from(work, setting, seed) if args.resume else None
+    if earlier is not None:  # on from the earlier run's last checkpoint: bitwise the same as one longer run on a CPU
+        overrides += ["--ckpt_path", str(run_dir / "ckpt" / "last.ckpt")]
     result = {"setting": setting, "seed": seed,
               **timed_fit(CONFIG, run_dir, args.max_minutes, overrides, seed=seed, steps=args.steps)}
+    if earlier is not None:
+        result["cpu_minutes"] += earlier["cpu_minutes"]
+        result["wall_minutes"] += earlier["wall_minutes"]
+        result["resumed_at"] = earlier.get("g_step")
     if result["returncode"] != 0:
         result["failed"] = last_lines(run_dir / "train.log")
     else:
@@ -115,6 +122,17 @@ def evaluate_run(checkpoints: Path, n_samples: int, n_real: int) -> dict:
     return final
 
 
+def resumed_from(work: Path, setting: str, seed: int) -> dict | None:
+    """The earlier bench's result for this run (``work/results.json``), when its last checkpoint is there to go on
+    from; its CPU minutes are added to the resumed run's."""
+    saved = work / "results.json"
+    if not (work / f"{setting}_seed{seed}" / "ckpt" / "last.ckpt").is_file() or not saved.is_file():
+        return None
+    earlier = [r for r in json.loads(saved.read_text())["runs"] if r["setting"] == setting and r["seed"] == seed
+               and r.get("returncode") == 0]
+    return earlier[-1] if earlier else None
+
+
 def ada_p(run_dir: Path) -> dict:
     """ADA's last logged p and r_t (CSV logger), when the run logged them."""
     import csv
@@ -141,7 +159,7 @@ def report(saved: dict) -> None:
     for r in saved["runs"]:
         best = best_point(r) if "fid" in r else {}
         gap = r["critic_real_seen"] - r["critic_real_unseen"] if "critic_real_seen" in r else None
-        rows.append([r["setting"], r["seed"], r.get("g_step"), r["cpu_minutes"], r.get("fid"), r.get("kid"),
+        rows.append([r["setting"], r["seed"], r.get("g_step"), r.get("resumed_at", "n/a"), r["cpu_minutes"], r.get("fid"), r.get("kid"),
                      best.get("fid"), best.get("g_step"), r.get("critic_real_seen"), r.get("critic_real_unseen"), gap,
                      r.get("ada_p"), r.get("ada_rt"), r.get("failed", "")[:100]])
     for setting in SETTINGS:
@@ -177,7 +195,10 @@ def report(saved: dict) -> None:
         f"the same images for every seed), `g_width = d_width = {s['width']}` (config: 64), {s['steps']} generator iterations "
         f"per run (batch 128: about {s['steps'] * 128 / (60000 * s['fraction']):.0f} epochs of the {60000 * s['fraction']:,.0f} "
         "images; one thread, CPU minutes in the table"
-        + (f"; each run cut at {s['max_minutes']:g} wall minutes" if s.get("max_minutes") else "") + "), every other setting "
+        + (f"; each run cut at {s['max_minutes']:g} wall minutes" if s.get("max_minutes") else "")
+        + ("; each run went on from the last checkpoint of an earlier, shorter bench (`--resume`, G steps in the "
+           "table's 'resumed at'; on a CPU the same, bitwise, as one longer run), CPU minutes adding both legs"
+           if s.get("resume") else "") + "), every other setting "
         "the config's. "
         f"Settings: no augmentation; DiffAugment `[color, translation, cutout]`; ADA with target 0.6, interval 4 and "
         f"speed_kimg {s['ada_kimg']:g} (the reference: 500, for runs of millions of images). Evaluation"
@@ -196,7 +217,7 @@ def report(saved: dict) -> None:
         "",
         "## Runs",
         "",
-        *markdown_table(["augmentation", "seed", "G steps", "CPU minutes", "domain FID (last)", "KID", "best FID",
+        *markdown_table(["augmentation", "seed", "G steps", "resumed at", "CPU minutes", "domain FID (last)", "KID", "best FID",
                          "at G step", "critic: seen called real", "unseen called real", "gap", "ADA p (last)",
                          "ADA r_t (last)", "failed"], rows),
     ]
@@ -217,6 +238,8 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--every", type=int, default=None,
                         help="keep a checkpoint every this many generator iterations and evaluate each (a curve per run)")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on from the runs' last checkpoints in --work (an earlier, shorter bench) to --steps")
     parser.add_argument("--ada-kimg", type=float, default=100.0)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--max-minutes", type=float, default=None,
