@@ -178,12 +178,13 @@ def report(saved: dict) -> None:
                 f"{by_step[k]['fid']:.1f} ({by_step[k]['critic_real_seen'] - by_step[k]['critic_real_unseen']:+.2f})"
                 if k in by_step else "" for k in steps]])
     wins = []
-    for label, value in (("last checkpoint", lambda r: r["fid"]), ("best checkpoint", lambda r: best_point(r)["fid"])):
+    for label, value in (("last checkpoint", lambda r: r["fid"]), ("best checkpoint", lambda r: best_point(r)["fid"]),
+                         ("last checkpoint's KID", lambda r: r["kid"])):
         base = {r["seed"]: value(r) for r in ok if r["setting"] == "none"}
         for setting in SETTINGS[1:]:
             pairs = [(base[r["seed"]], value(r)) for r in ok if r["setting"] == setting and r["seed"] in base]
             if pairs:
-                wins.append(f"- {setting}, {label}: lower FID than no augmentation in "
+                wins.append(f"- {setting}, {label}: lower {'KID' if 'KID' in label else 'FID'} than no augmentation in "
                             f"{sum(b > f for b, f in pairs)} of {len(pairs)} seeds.")
     body = [
         f"Machine: {saved['machine']}; {s['jobs']} runs in parallel, each `OMP_NUM_THREADS=1`.",
