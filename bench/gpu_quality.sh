@@ -5,7 +5,7 @@
 # (bench/gpu_class_accuracy.py); with LIMITED=1, the limited-data table's nine runs (bench/limited_data.py) beside them.
 #   ACC=gpu|cpu  TP=1|0 (throughput first)  TP_BUDGET (s, throughput rounds)  TP_TIMEOUT (s)  TP_ARGS (more options)
 #   RUNS: which class-conditional runs (default "acgan_s0 acgan_s1 cgan_pd biggan"; "" for none)
-#   LIMITED=1: bench/limited_data.py with LD_ARGS (default: 4,000 steps at width 64, 9 jobs, capped at the time left)
+#   LIMITED=1: bench/limited_data.py with LD_ARGS (default: up to 20,000 steps at width 64, 9 jobs, capped at the time left)
 #   DEADLINE (s from start)  OUT (results folder)
 #   FMNIST_GZ: a folder with Fashion-MNIST's four *-ubyte.gz files (default Debian's /usr/share/datasets/fashion-mnist,
 #   else .gpu/fmnist, a git-ignored copy carried to a machine without the package); .whl: the wheels the GPU image lacks,
@@ -39,7 +39,7 @@ echo "== quality runs for $LEFT s at $(( $(date +%s) - T0 )) s"
 W=/tmp/q; mkdir -p $W
 if [ "${LIMITED:-0}" = 1 ]; then
   CAP=$(python3 -c "print(round(($LEFT - 15) / 60, 2))")
-  ( $PY bench/limited_data.py ${LD_ARGS:---steps 4000 --width 64 --jobs 9} --max-minutes $CAP --work $W/limited > $OUT/limited_data.log 2>&1
+  ( $PY bench/limited_data.py ${LD_ARGS:---steps 20000 --every 2000 --width 64 --jobs 9} --max-minutes $CAP --work $W/limited > $OUT/limited_data.log 2>&1
     echo "limited_data rc=$?" >> $OUT/limited_data.log; cp bench/results/limited_data.md bench/results/limited_data.json $OUT/ 2>/dev/null ) &
   LD_PID=$!
 fi
