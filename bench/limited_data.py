@@ -107,8 +107,11 @@ def evaluate_run(checkpoints: Path, n_samples: int, n_real: int) -> dict:
     last = checkpoints / "last.ckpt"
     seen_images = held_out = None
     curve = []
-    for path in paths if paths else [last]:
+    # the last checkpoint too, when the run stopped between periodic ones (cut by --max-minutes)
+    for path in [*paths, last] if last.is_file() else paths:
         model = load_family(path).eval()
+        if curve and model.g_step <= curve[-1]["g_step"]:
+            continue
         if seen_images is None:
             own, _ = datamodule_of(path)
             own.setup("fit")
