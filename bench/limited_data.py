@@ -41,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, markdown_table, write_results  # noqa: E402
-from runs import child_result, datamodule_of, last_lines, run_all, saved_report, timed_fit  # noqa: E402
+from runs import child_result, datamodule_of, last_lines, run_all, saved_report, scores, timed_fit  # noqa: E402
 
 CONFIG = "configs/dcgan/fashion_mnist.yaml"
 SETTINGS = ("none", "diffaugment", "ada")
@@ -117,9 +117,7 @@ def evaluate_run(checkpoints: Path, n_samples: int, n_real: int) -> dict:
             own.setup("fit")
             seen_images = torch.stack([own.train_set[i][0] for i in range(len(own.train_set))])
             held_out = torch.stack([own.val_set[i][0] for i in range(min(2000, len(own.val_set)))])
-        values = evaluation.evaluate(model, seed=0)
-        point = {"g_step": model.g_step, "d_step": model.d_step,
-                 **{k.split("/", 1)[1]: v for k, v in values.items()}}
+        point = scores(evaluation, model)
         with torch.no_grad():
             for name, images in (("critic_real_seen", seen_images), ("critic_real_unseen", held_out)):
                 logits = torch.cat([model.judge(chunk.to(model.device), None)[0].flatten() for chunk in images.split(500)])

@@ -82,13 +82,18 @@ def evaluate_checkpoint(checkpoint: Path, metrics: Sequence[str], n_samples: int
     metrics = [m for m in metrics if conditional or m not in ("intra_fid", "class_accuracy")]
     evaluation = ModelEvaluation(datamodule, metrics=metrics, n_samples=n_samples, n_real=n_real)
     evaluation.prepare(model.device)
-    values = evaluation.evaluate(model, seed=0)
-    out: dict[str, Any] = {"g_step": model.g_step, "d_step": model.d_step, "feature": evaluation.feature,
-                           **{k.split("/", 1)[1]: v for k, v in values.items()}}
+    out: dict[str, Any] = {**scores(evaluation, model), "feature": evaluation.feature}
     if conditional and evaluation.feature:
         classifier = unpadded(load_domain_network(evaluation.feature), recorded)
         out["class_accuracy_inside"] = class_accuracy(model, classifier, n_per_class=200)
     return out
+
+
+def scores(evaluation: Any, model: Any) -> dict[str, Any]:
+    """A prepared ``ModelEvaluation``'s metrics of ``model`` (seed 0) by bare name (``fid``, not
+    ``fashion_mnist/fid``), with the model's step counts."""
+    values = evaluation.evaluate(model, seed=0)
+    return {"g_step": model.g_step, "d_step": model.d_step, **{k.split("/", 1)[1]: v for k, v in values.items()}}
 
 
 def datamodule_of(checkpoint: Path) -> tuple[Any, dict[str, Any]]:
