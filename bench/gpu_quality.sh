@@ -4,7 +4,11 @@
 # BigGAN) for the time left, all at once on the one GPU, and each checkpoint's class accuracy
 # (bench/gpu_class_accuracy.py); with LIMITED=1, the limited-data table's nine runs (bench/limited_data.py) beside them.
 #   ACC=gpu|cpu  TP=1|0 (throughput first)  TP_BUDGET (s, throughput rounds)  TP_TIMEOUT (s)  TP_ARGS (more options)
-#   RUNS: which class-conditional runs (default "acgan_s0 acgan_s1 cgan_pd biggan"; "" for none)
+#   RUNS: which class-conditional runs (default "acgan_s0 acgan_s1 cgan_pd biggan"; "" for none), each with THREADS
+#   torch threads (default 4: four runs share the 16 cores); ACG, PDG, BGG: more options of the AC-GAN, cGAN-PD and
+#   BigGAN runs (e.g. ACG="--model.init_args.ema_decay 0.999": an EMA beside the raw generator, which training does
+#   not see, so the evaluation reads the same run both ways)
+#   MAX_RUN (s, longest run)  EVAL_TIMEOUT (s, the checkpoints' evaluation)
 #   LIMITED=1: bench/limited_data.py with LD_ARGS (default: up to 20,000 steps at width 64, 9 jobs, capped at the time left)
 #   DEADLINE (s from start)  OUT (results folder)
 #   FMNIST_GZ: a folder with Fashion-MNIST's four *-ubyte.gz files (default Debian's /usr/share/datasets/fashion-mnist,
@@ -12,6 +16,7 @@
 #   Python 3.12: jsonargparse, omegaconf, albumentations, albucore, pydantic, pydantic-core, annotated-types,
 #   typing-inspection, stringzilla, simsimd, docstring-parser, typeshed-client and torch-fidelity (torchmetrics' FID).
 # Run from the repository root:  TP_TIMEOUT=330 TP_BUDGET=80 DEADLINE=545 bash bench/gpu_quality.sh
+# (quality only: TP=0 MAX_RUN=340 EVAL_TIMEOUT=150 DEADLINE=560 bash bench/gpu_quality.sh)
 set -u
 T0=$(date +%s); ACC=${ACC:-gpu}; DEADLINE=${DEADLINE:-540}; TP_TIMEOUT=${TP_TIMEOUT:-300}; OUT=${OUT:-/tmp/gpu_out}; mkdir -p $OUT
 RUNS=${RUNS-acgan_s0 acgan_s1 cgan_pd biggan}
@@ -34,7 +39,7 @@ if [ "$ACC" = gpu ] && [ "${TP:-1}" = 1 ]; then
   grep -v -i "warn\|deprecat\|━\|┃\|│\|┡\|┏\|└\|params\|Modules in\|FLOPs" $OUT/throughput.log | tail -40
   cp bench/results/throughput_gpu.md bench/results/throughput_gpu.json $OUT/ 2>/dev/null
 fi
-LEFT=$(( DEADLINE - ($(date +%s) - T0) - 75 )); [ $LEFT -gt ${MAX_RUN:-200} ] && LEFT=${MAX_RUN:-200}
+EVAL_TIMEOUT=${EVAL_TIMEOUT:-90}; LEFT=$(( DEADLINE - ($(date +%s) - T0) - EVAL_TIMEOUT - 40 )); [ $LEFT -gt ${MAX_RUN:-200} ] && LEFT=${MAX_RUN:-200}
 echo "== quality runs for $LEFT s at $(( $(date +%s) - T0 )) s"
 W=/tmp/q; mkdir -p $W
 if [ "${LIMITED:-0}" = 1 ]; then
@@ -45,17 +50,17 @@ if [ "${LIMITED:-0}" = 1 ]; then
 fi
 run() { # name config seed extra...
   local n=$1 c=$2 s=$3; shift 3
-  $PY -m lit_gans.cli fit --config $c --seed_everything $s --trainer.accelerator $ACC --trainer.max_time "$(printf 00:00:%02d:%02d $((LEFT/60)) $((LEFT%60)))" \
+  OMP_NUM_THREADS=${THREADS:-4} $PY -m lit_gans.cli fit --config $c --seed_everything $s --trainer.accelerator $ACC --trainer.max_time "$(printf 00:00:%02d:%02d $((LEFT/60)) $((LEFT%60)))" \
     --trainer.enable_progress_bar false --trainer.logger lightning.pytorch.loggers.CSVLogger --trainer.logger.save_dir $W/$n \
-    --checkpoint.dirpath $W/$n/ck --checkpoint.every_n_g_steps 1000 --data.init_args.data_dir data "$@" > $W/$n.log 2>&1
+    --checkpoint.dirpath $W/$n/ck --checkpoint.every_n_g_steps 1000 --checkpoint.save_top_k -1 --data.init_args.data_dir data "$@" > $W/$n.log 2>&1
   echo "$n rc=$? $(grep -h '^time:' $W/$n.log | cut -c1-160)"
 }
 DIRS=""; PIDS=""
 for n in $RUNS; do
   case $n in
     acgan_s*) run $n configs/acgan/fashion_mnist.yaml ${n#acgan_s} ${ACG:-} & ;;
-    cgan_pd) run $n configs/cgan_pd/fashion_mnist.yaml 0 --checkpoint.every_n_g_steps 250 ${PDG:-} & ;;
-    biggan) run $n configs/biggan/fashion_mnist.yaml 0 --checkpoint.every_n_g_steps 250 ${PDG:-} & ;;
+    cgan_pd) run $n configs/cgan_pd/fashion_mnist.yaml 0 --checkpoint.every_n_g_steps 500 ${PDG:-} & ;;
+    biggan) run $n configs/biggan/fashion_mnist.yaml 0 --checkpoint.every_n_g_steps 500 ${BGG:-} & ;;
   esac
   PIDS="$PIDS $!"; DIRS="$DIRS $W/$n/ck"
 done
@@ -63,7 +68,8 @@ done
 for n in $RUNS; do ls $W/$n/ck | tr '\n' ' '; echo; grep -i "error\|Traceback" $W/$n.log | head -3; done
 if [ -n "$DIRS" ]; then
   echo "== evaluation at $(( $(date +%s) - T0 )) s"
-  timeout 90 $PY bench/gpu_class_accuracy.py $OUT $DIRS 2>&1 | grep -v -i warn | tail -30
+  timeout $EVAL_TIMEOUT $PY bench/gpu_class_accuracy.py $OUT $DIRS > $OUT/class_accuracy.log 2>&1; echo "evaluation rc=$?"
+  grep -v -i warn $OUT/class_accuracy.log | tail -70
 fi
 if [ -n "${LD_PID:-}" ]; then wait $LD_PID; echo "== limited data at $(( $(date +%s) - T0 )) s"; grep -v -i "warn" $OUT/limited_data.log | tail -15; fi
 tar czf $OUT/quality_logs.tgz -C $W $(cd $W; ls *.log 2>/dev/null) $(cd $W; ls -d */lightning_logs 2>/dev/null) 2>/dev/null
