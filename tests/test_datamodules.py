@@ -337,3 +337,26 @@ def test_stratified_subsets_add_up_and_grow_with_the_fraction():
     assert torch.equal(stratified_subset(100, 0.1, labels), small)
     odd = stratified_subset(7, 0.5, torch.tensor([0, 0, 0, 1, 1, 1, 2]))  # 3.5 kept: 4, by largest remainder
     assert len(odd) == 4 and len(stratified_subset(10, 0.35)) == 4  # unlabelled: round(3.5)
+
+
+def test_albumentations_does_not_ask_pypi_for_updates():
+    """Importing the DataModules and building an albumentations pipeline opens no URL (albumentations' update check,
+    which costs up to 2 s and a warning in every process on a machine without internet, is switched off)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import urllib.request\n"
+        "opened = []\n"
+        "urllib.request.OpenerDirector.open = lambda self, url, *a, **k: opened.append(url)\n"
+        "from datamodules import DigitsDataModule\n"
+        "dm = DigitsDataModule(augmentations=[{'name': 'HorizontalFlip', 'p': 0.5}])\n"
+        "dm.setup('fit'); dm.train_set[0]\n"
+        "import albumentations\n"
+        "print('opened', opened)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "NO_ALBUMENTATIONS_UPDATE"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "opened []" in done.stdout
