@@ -6,8 +6,8 @@
 #   ACC=gpu|cpu  TP=1|0 (throughput first)  TP_BUDGET (s, throughput rounds)  TP_TIMEOUT (s)  TP_ARGS (more options)
 #   RUNS: which class-conditional runs (default "acgan_s0 acgan_s1 cgan_pd biggan"; "" for none), each with THREADS
 #   torch threads (default 4: four runs share the 16 cores); ACG, PDG, BGG: more options of the AC-GAN, cGAN-PD and
-#   BigGAN runs (e.g. ACG="--model.init_args.ema_decay 0.999": an EMA beside the raw generator, which training does
-#   not see, so the evaluation reads the same run both ways)
+#   BigGAN runs (e.g. BGG="--model.init_args.ema_start 0"). Where a run keeps an EMA (the three configs do), the
+#   evaluation reads its raw generator and its EMA: training does not see the EMA, so that is one run read two ways
 #   MAX_RUN (s, longest run)  EVAL_TIMEOUT (s, the checkpoints' evaluation)
 #   LIMITED=1: bench/limited_data.py with LD_ARGS (default: up to 20,000 steps at width 64, 9 jobs, capped at the time left)
 #   DEADLINE (s from start)  OUT (results folder)
