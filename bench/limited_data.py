@@ -140,17 +140,16 @@ def resumed_from(work: Path, setting: str, seed: int) -> dict | None:
 
 
 def ada_p(run_dir: Path) -> dict:
-    """ADA's last logged p and r_t (CSV logger), when the run logged them."""
+    """ADA's last logged p and r_t (CSV logger), when the run logged them: the row of the highest generator step
+    over every leg's metrics.csv (a resumed run logs to a new version folder, and folders come in no set order)."""
     import csv
 
-    out = {}
-    for path in (run_dir / "logs").rglob("metrics.csv"):
-        rows = list(csv.DictReader(path.open()))
-        for key, name in (("augment/p", "ada_p"), ("augment/rt", "ada_rt")):
-            values = [float(r[key]) for r in rows if r.get(key)]
-            if values:
-                out[name] = values[-1]
-    return out
+    rows = [row for path in (run_dir / "logs").rglob("metrics.csv") for row in csv.DictReader(path.open())
+            if row.get("augment/p")]
+    if not rows:
+        return {}
+    last = max(rows, key=lambda row: float(row.get("g_step") or row.get("step") or 0))
+    return {name: float(last[key]) for key, name in (("augment/p", "ada_p"), ("augment/rt", "ada_rt")) if last.get(key)}
 
 
 def best_point(run: dict) -> dict:
