@@ -203,7 +203,7 @@ def report(saved: dict) -> None:
         "images; one thread, CPU minutes in the table"
         + (f"; each run cut at {s['max_minutes']:g} wall minutes" if s.get("max_minutes") else "")
         + ("; each run went on from the last checkpoint of an earlier, shorter bench (`--resume`, G steps in the "
-           "table's 'resumed at'; on a CPU the same, bitwise, as one longer run), CPU minutes adding both legs"
+           "table's 'resumed at'; on a CPU the same, bitwise, as one longer run), CPU minutes adding every leg"
            if s.get("resume") else "") + "), every other setting "
         "the config's. "
         f"Settings: no augmentation; DiffAugment `[color, translation, cutout]`; ADA with target 0.6, interval 4 and "
