@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import fmt, markdown_table  # noqa: E402
 
 TARGET = 0.90
 CLASSES = "T-shirt, trouser, pullover, dress, coat, sandal, shirt, sneaker, bag, ankle boot"
 
 
-def fmt(value, digits: int = 3) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
-
-
 def threshold(t) -> str:
-    return "none" if t is None else fmt(t, 2)
+    return "none" if t is None else fmt(t)
 
 
 def best(curve: list[dict], which: str) -> tuple[float, int]:
@@ -30,44 +30,39 @@ def best(curve: list[dict], which: str) -> tuple[float, int]:
 
 
 def summary(data: dict) -> list[str]:
-    lines = ["| family | seed | G iterations | training s (G it/s) | stopped by | class accuracy, raw G (last) | EMA (last) "
-             "| best checkpoint, raw / EMA | domain FID raw / EMA (last) | intra-class FID raw / EMA | target >= 0.90 |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for name, run in data["runs"].items():
+    rows = []
+    for run in data["runs"].values():
         last = run["curve"][-1]
         untruncated = {r["generator"]: r for r in run["sweep"] if r["truncation"] is None}
         raw, ema = last["raw"]["accuracy"], last.get("ema", {}).get("accuracy")
-        b_raw, b_ema = best(run["curve"], "raw"), best(run["curve"], "ema")
+        (b_raw, at_raw), (b_ema, at_ema) = best(run["curve"], "raw"), best(run["curve"], "ema")
         met = [w for w, v in (("raw", raw), ("EMA", ema)) if v is not None and v >= TARGET]
-        lines.append(
-            f"| {run['family']} | {run['seed']} | {run['g_steps']:,} | {run['training_s']:.0f} ({run['g_steps'] / run['training_s']:.1f}) "
-            f"| {run['stopped']} | {fmt(raw, 4)} | {fmt(ema, 4)} | {fmt(b_raw[0], 4)} at {b_raw[1]:,} / "
-            + (f"{fmt(b_ema[0], 4)} at {b_ema[1]:,}" if b_ema[0] is not None else "n/a")
-            + f" | {fmt(untruncated['raw']['fid'], 2)} / {fmt(untruncated.get('ema', {}).get('fid'), 2)} "
-            f"| {fmt(untruncated['raw']['intra_fid'], 2)} / {fmt(untruncated.get('ema', {}).get('intra_fid'), 2)} "
-            f"| {'met (' + ', '.join(met) + ')' if met else 'not met'} |")
-    return lines
+        rows.append([run["family"], run["seed"], f"{run['g_steps']:,}", f"{run['training_s']:.0f} ({run['g_steps'] / run['training_s']:.1f})",
+                     run["stopped"], fmt(raw, 4), fmt(ema, 4),
+                     f"{fmt(b_raw, 4)} at {at_raw:,} / " + (f"{fmt(b_ema, 4)} at {at_ema:,}" if b_ema is not None else "n/a"),
+                     f"{fmt(untruncated['raw']['fid'])} / {fmt(untruncated.get('ema', {}).get('fid'))}",
+                     f"{fmt(untruncated['raw']['intra_fid'])} / {fmt(untruncated.get('ema', {}).get('intra_fid'))}",
+                     f"met ({', '.join(met)})" if met else "not met"])
+    return markdown_table(["family", "seed", "G iterations", "training s (G it/s)", "stopped by", "class accuracy, raw G (last)",
+                           "EMA (last)", "best checkpoint, raw / EMA", "domain FID raw / EMA (last)", "intra-class FID raw / EMA",
+                           "target >= 0.90"], rows)
 
 
 def curves(data: dict) -> list[str]:
-    lines = ["| run | " + " | ".join(["G step: raw / EMA"]) + " |", "| --- | --- |"]
-    for name, run in data["runs"].items():
-        cells = [f"{r['g_step']}: {fmt(r['raw']['accuracy'], 3)}" + (f" / {fmt(r['ema']['accuracy'], 3)}" if "ema" in r else "")
-                 for r in run["curve"]]
-        lines.append(f"| {name} | {', '.join(cells)} |")
-    return lines
+    rows = [[name, ", ".join(f"{r['g_step']}: {fmt(r['raw']['accuracy'])}" + (f" / {fmt(r['ema']['accuracy'])}" if "ema" in r else "")
+                             for r in run["curve"])] for name, run in data["runs"].items()]
+    return markdown_table(["run", "G step: raw / EMA"], rows)
 
 
 def sweeps(data: dict) -> list[str]:
-    lines = ["| run | G step | generator | truncation | class accuracy | domain FID | intra-class FID |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    rows = []
     for name, run in data["runs"].items():
-        for r in run["sweep"]:
-            lines.append(f"| {name} | {run['curve'][-1]['g_step']:,} | {r['generator']} | {threshold(r['truncation'])} "
-                         f"| {fmt(r['accuracy'], 4)} | {fmt(r['fid'], 3)} | {fmt(r['intra_fid'], 3)} |")
-        for r in run.get("sweep_leg1", []):
-            lines.append(f"| {name} (leg 1) | {run['sweep_leg1_g_step']:,} | {r['generator']} | {threshold(r['truncation'])} "
-                         f"| {fmt(r['accuracy'], 4)} | {fmt(r['fid'], 3)} | {fmt(r['intra_fid'], 3)} |")
-    return lines
+        legs = [(name, run["curve"][-1]["g_step"], run["sweep"])]
+        if run.get("sweep_leg1"):
+            legs.append((f"{name} (leg 1)", run["sweep_leg1_g_step"], run["sweep_leg1"]))
+        rows += [[label, f"{step:,}", r["generator"], threshold(r["truncation"]), fmt(r["accuracy"], 4), fmt(r["fid"]), fmt(r["intra_fid"])]
+                 for label, step, sweep in legs for r in sweep]
+    return markdown_table(["run", "G step", "generator", "truncation", "class accuracy", "domain FID", "intra-class FID"], rows)
 
 
 def per_class(data: dict) -> list[str]:
