@@ -18,7 +18,7 @@ import torch
 from torchvision.utils import save_image
 
 sys.path.insert(0, "bench")
-from runs import datamodule_of, unpadded  # noqa: E402
+from runs import datamodule_of, scores, unpadded  # noqa: E402
 
 from lit_gans.checkpoints import load_family  # noqa: E402
 from lit_gans.metrics import ModelEvaluation, class_accuracies, load_domain_network  # noqa: E402
@@ -97,10 +97,10 @@ def main(out_dir: str, folders: list[str]) -> None:
         for which in readings(model):
             for t in THRESHOLDS:
                 view = Generator(model, which == "ema", t)
-                scores = {k.split("/", 1)[1]: round(float(v), 4) for k, v in evaluation.evaluate(view, seed=0).items()}
-                row = {"generator": which, "truncation": t, **accuracy(model, reader, which == "ema", t), **scores}
+                metrics = scores(evaluation, view)
+                row = {"generator": which, "truncation": t, **accuracy(model, reader, which == "ema", t), **metrics}
                 out["runs"][name]["sweep"].append(row)
-                print(name, "sweep", which, t, row["accuracy"], scores, flush=True)
+                print(name, "sweep", which, t, row["accuracy"], metrics, flush=True)
                 save()
 
 
