@@ -4,13 +4,14 @@
 # BigGAN) for the time left, all at once on the one GPU, and each checkpoint's class accuracy
 # (bench/gpu_class_accuracy.py); with LIMITED=1, the limited-data table's nine runs (bench/limited_data.py) beside them.
 #   ACC=gpu|cpu  TP=1|0 (throughput first)  TP_BUDGET (s, throughput rounds)  TP_TIMEOUT (s)  TP_ARGS (more options)
-#   RUNS: which class-conditional runs (default "acgan_s0 acgan_s1 cgan_pd biggan"; "" for none), each with THREADS
+#   RUNS: which class-conditional runs (default "acgan_s0 acgan_s1 cgan_pd biggan"; "" for none; acgan_sN: AC-GAN seed N,
+#   acgan_rN: the same with the classifier trained on real images only, fake_class_loss false), each with THREADS
 #   torch threads (default 4: four runs share the 16 cores); ACG, PDG, BGG: more options of the AC-GAN, cGAN-PD and
 #   BigGAN runs (e.g. BGG="--model.init_args.ema_start 0"). Where a run keeps an EMA (the three configs do), the
 #   evaluation reads its raw generator and its EMA: training does not see the EMA, so that is one run read two ways
 #   MAX_RUN (s, longest run)  EVAL_TIMEOUT (s, the checkpoints' evaluation)
 #   LIMITED=1: bench/limited_data.py with LD_ARGS (default: up to 20,000 steps at width 64, 9 jobs, capped at the time left)
-#   DEADLINE (s from start)  OUT (results folder)
+#   DEADLINE (s from start)  OUT (results folder)  WORK (run folders, default /tmp/q)
 #   FMNIST_GZ: a folder with Fashion-MNIST's four *-ubyte.gz files (default Debian's /usr/share/datasets/fashion-mnist,
 #   else .gpu/fmnist, a git-ignored copy carried to a machine without the package); .whl: the wheels the GPU image lacks,
 #   Python 3.12: jsonargparse, omegaconf, albumentations, albucore, pydantic, pydantic-core, annotated-types,
@@ -41,7 +42,7 @@ if [ "$ACC" = gpu ] && [ "${TP:-1}" = 1 ]; then
 fi
 EVAL_TIMEOUT=${EVAL_TIMEOUT:-90}; LEFT=$(( DEADLINE - ($(date +%s) - T0) - EVAL_TIMEOUT - 40 )); [ $LEFT -gt ${MAX_RUN:-200} ] && LEFT=${MAX_RUN:-200}
 echo "== quality runs for $LEFT s at $(( $(date +%s) - T0 )) s"
-W=/tmp/q; mkdir -p $W
+W=${WORK:-/tmp/q}; mkdir -p $W
 if [ "${LIMITED:-0}" = 1 ]; then
   CAP=$(python3 -c "print(round(($LEFT - 15) / 60, 2))")
   ( $PY bench/limited_data.py ${LD_ARGS:---steps 20000 --every 2000 --width 64 --jobs 9} --max-minutes $CAP --work $W/limited > $OUT/limited_data.log 2>&1
@@ -59,6 +60,7 @@ DIRS=""; PIDS=""
 for n in $RUNS; do
   case $n in
     acgan_s*) run $n configs/acgan/fashion_mnist.yaml ${n#acgan_s} ${ACG:-} & ;;
+    acgan_r*) run $n configs/acgan/fashion_mnist.yaml ${n#acgan_r} --model.init_args.fake_class_loss false ${ACG:-} & ;;
     cgan_pd) run $n configs/cgan_pd/fashion_mnist.yaml 0 --checkpoint.every_n_g_steps 500 ${PDG:-} & ;;
     biggan) run $n configs/biggan/fashion_mnist.yaml 0 --checkpoint.every_n_g_steps 500 ${BGG:-} & ;;
   esac

@@ -6,10 +6,12 @@ from __future__ import annotations
 import lightning as L
 import pytest
 import torch
+import torch.nn.functional as F
 
 from datamodules import DigitsDataModule
 from lit_gans.errors import ConfigError
 from lit_gans.families import ACGAN, InfoGAN
+from lit_gans.loop import Batch
 from lit_gans.metrics import class_accuracy, code_class_accuracy, load_domain_network
 
 from conftest import quiet_trainer
@@ -62,6 +64,21 @@ def test_acgan_critic_reads_no_label_and_its_classifier_is_stepped_with_it():
     assert torch.equal(logits, model.judge(x, torch.tensor([5, 9]))[0]) and classes.shape == (2, 10)
     assert isinstance(model.discriminator.head, torch.nn.Conv2d)  # AC-GAN: the DCGAN critic's own last layer
     assert model.optimizer_groups()["discriminator"][1] == ("discriminator", "classifier")
+
+
+@pytest.mark.parametrize("fake_class_loss", [True, False])
+def test_acgan_discriminator_class_loss_reads_fakes_only_when_asked(fake_class_loss):
+    model, dm = digits(ACGAN, fake_class_loss=fake_class_loss)
+    dm.setup("fit")
+    batch = Batch.of(next(iter(dm.train_dataloader())), dm.batch_fields)
+    out = model.discriminator_loss(batch)
+    expected = F.cross_entropy(out.real_aux, batch.label)
+    if fake_class_loss:  # the paper's L_C: real images and generated ones, each with its label
+        expected = expected + F.cross_entropy(out.fake_aux, out.latent.labels)
+    assert float(out.logs["loss/d_class"]) == pytest.approx(float(expected.detach()), abs=1e-6)
+    g_out = model.generator_loss(batch)  # the generator's class loss is the same either way
+    assert float(g_out.logs["loss/g_class"]) == pytest.approx(float(F.cross_entropy(g_out.fake_aux, g_out.latent.labels).detach()),
+                                                             abs=1e-6)
 
 
 @pytest.mark.parametrize("cls", [InfoGAN, ACGAN])

@@ -19,13 +19,19 @@ class ACGAN(AuxiliaryCriticModule):
     Args:
         architecture: ``dcgan`` or ``mlp``.
         class_weight: weight of the class loss in both networks' objectives (the paper: 1).
+        fake_class_loss: whether the discriminator's class loss also reads generated samples with the labels
+            they were asked for (the paper's L_C, the default). ``False`` trains the classifier on real
+            images only, as StudioGAN's AC-GAN does: the discriminator then cannot learn to call a sample
+            by the class it was asked for when it looks like another, so only the generator moves towards the class.
         kwargs: the loop's other arguments (``AdversarialModule``).
     """
 
     roles = {**AuxiliaryCriticModule.roles, "auxiliary": "classifier"}
 
-    def __init__(self, architecture: Architecture = "dcgan", class_weight: float = 1.0, conditional: bool = True, **kwargs):
+    def __init__(self, architecture: Architecture = "dcgan", class_weight: float = 1.0, fake_class_loss: bool = True,
+                 conditional: bool = True, **kwargs):
         self.class_weight = class_weight
+        self.fake_class_loss = fake_class_loss
         super().__init__(architecture=architecture, conditional=conditional, **kwargs)
 
     def auxiliary_outputs(self) -> int:
@@ -33,7 +39,9 @@ class ACGAN(AuxiliaryCriticModule):
 
     def discriminator_loss(self, batch: Batch) -> StepOutput:
         out = super().discriminator_loss(batch)
-        classes = F.cross_entropy(out.real_aux, batch.label) + F.cross_entropy(out.fake_aux, out.latent.labels)
+        classes = F.cross_entropy(out.real_aux, batch.label)
+        if self.fake_class_loss:
+            classes = classes + F.cross_entropy(out.fake_aux, out.latent.labels)
         out.logs["d/class_accuracy"] = (out.real_aux.argmax(1) == batch.label).float().mean()
         return out.add("loss/d_class", classes, self.class_weight)
 
