@@ -1,6 +1,8 @@
 """The report of class-conditional Fashion-MNIST runs on a GPU: bench/results/gpu_class_accuracy.md and .png from
 bench/results/gpu_class_accuracy.json (what ``bench/gpu_class_accuracy.py`` measured on the device, the legs'
-results merged with each run's length and time, as ``gpu_quality.sh`` logged them).
+results merged with each run's length and time, as ``gpu_quality.sh`` logged them). Another ``--json`` (runs of
+``gpu_quality.sh`` with ``ACC=cpu``, say) gets its .md and .png beside it; its optional ``title``, ``machine`` and
+``where`` replace the GPU report's heading, machine line and where the runs went.
 
     python bench/gpu_class_accuracy_report.py [--json bench/results/gpu_class_accuracy.json] [--observations FILE]
 
@@ -120,13 +122,15 @@ def main() -> None:
     figure(data, source.with_suffix(".png"))
     legs = [f"- leg {k}: {v}" for k, v in data["legs"].items()]
     options = [f"- {k}: {v}" for k, v in data["options"].items()]
+    command = "python bench/gpu_class_accuracy_report.py" + ("" if source.name == "gpu_class_accuracy.json" else f" --json {args.json}")
     body = [
-        "# Class-conditional Fashion-MNIST on a GPU: AC-GAN over 3 seeds, cGAN-PD and BigGAN (issues 7 and 8)", "",
-        f"Machine: a lent {data['device']} (16 CPU cores; the device image's torch 2.11.0+cu130 and lightning 2.6.6), "
-        f"{data['date']}, lit-gans at commit {data['commit']}. Built by `python bench/gpu_class_accuracy_report.py` from "
-        f"`{source.name}`.", "",
-        "Protocol: `lit-gans fit --config configs/<family>/fashion_mnist.yaml` with every setting of the config, a CSV logger, "
-        "every checkpoint kept (`--checkpoint.save_top_k -1`), runs at once on the one GPU:", "", *legs, "",
+        "# " + data.get("title", "Class-conditional Fashion-MNIST on a GPU: AC-GAN over 3 seeds, cGAN-PD and BigGAN (issues 7 and 8)"), "",
+        "Machine: " + data.get("machine", f"a lent {data['device']} (16 CPU cores; the device image's torch 2.11.0+cu130 and "
+                                           "lightning 2.6.6)")
+        + f", {data['date']}, lit-gans at commit {data['commit']}. Built by `{command}` from `{source.name}`.", "",
+        "Protocol: `lit-gans fit --config configs/<family>/fashion_mnist.yaml` with every setting of the config "
+        "(but the options below), a CSV logger, every checkpoint kept (`--checkpoint.save_top_k -1`), "
+        + data.get("where", "runs at once on the one GPU") + ":", "", *legs, "",
         "Options beside the configs:", "", *options, "",
         "An EMA does not change training (the raw generator's weights are the same with or without it), so each run is read "
         "two ways: its raw generator and its EMA. Class accuracy: `bench/gpu_class_accuracy.py`, 200 samples asked for each "
