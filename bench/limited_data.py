@@ -12,14 +12,14 @@ evaluated in the shipped Fashion-MNIST classifier's feature space against 2,000 
 set (the distribution, not the 6,000 seen): domain FID and KID; and the critic reads 6,000 real images it trained
 on and 2,000 it never saw: the gap between the shares it calls real measures how far it has memorised its set.
 
-    python bench/limited_data.py [--steps 9600] [--every 600] [--seeds 0,1,2] [--width 32] [--jobs 2] [--max-minutes M]
+    python bench/limited_data.py [--steps 14400] [--every 600] [--seeds 0,1,2] [--width 32] [--jobs 2] [--max-minutes M]
 
-The defaults are the table's: 9 runs of about 30 CPU minutes each, 2 at a time, about 175 wall minutes on 2 cores
-(it was made in three legs, 2,400, ``--resume`` to 5,400, ``--resume`` to 9,600; on a CPU that is bitwise one run).
+The defaults are the table's: 9 runs of about 45-55 CPU minutes each, 2 at a time, about 5 wall hours on 2 cores
+(it was made in four legs, 2,400, ``--resume`` to 5,400, to 9,600 and to 14,400; on a CPU that is bitwise one run).
 
 At width 32 the unaugmented critic overfits the 6,000 images from about 2,400 iterations (its seen/unseen gap
-reaches 0.34-0.37 by 5,400 and 0.50-0.63 by 9,600) and its FID levels off, while the augmented runs' still falls:
-ADA leads it by FID at 9,600 in every seed, DiffAugment in one of three. No run's FID has turned upwards yet.
+reaches 0.50-0.63 by 9,600 and 0.69-0.75 by 14,400) and its FID falls more slowly: ADA leads it by FID at 14,400 in every
+seed; DiffAugment leads by KID in every seed but by FID in none. No run's FID has turned upwards yet.
 On a GPU machine (the config's ``accelerator: auto`` takes it) the nine runs can go at once, at
 the config's width, as far as the time allows (``bench/gpu_quality.sh`` with ``LIMITED=1``):
 
@@ -251,7 +251,7 @@ def report(saved: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=9600, help="generator iterations of every run")
+    parser.add_argument("--steps", type=int, default=14400, help="generator iterations of every run")
     parser.add_argument("--seeds", type=lambda v: [int(x) for x in v.split(",")], default=[0, 1, 2])
     parser.add_argument("--settings", default=",".join(SETTINGS))
     parser.add_argument("--fraction", type=float, default=0.1)
