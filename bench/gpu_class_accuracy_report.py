@@ -122,7 +122,7 @@ def main() -> None:
     figure(data, source.with_suffix(".png"))
     legs = [f"- leg {k}: {v}" for k, v in data["legs"].items()]
     options = [f"- {k}: {v}" for k, v in data["options"].items()]
-    command = "python bench/gpu_class_accuracy_report.py" + ("" if source.name == "gpu_class_accuracy.json" else f" --json {args.json}")
+    command = f"python bench/gpu_class_accuracy_report.py --json {args.json}"
     body = [
         "# " + data.get("title", "Class-conditional Fashion-MNIST on a GPU: AC-GAN over 3 seeds, cGAN-PD and BigGAN (issues 7 and 8)"), "",
         "Machine: " + data.get("machine", f"a lent {data['device']} (16 CPU cores; the device image's torch 2.11.0+cu130 and "
