@@ -5,7 +5,8 @@
 # (bench/gpu_class_accuracy.py); with LIMITED=1, the limited-data table's nine runs (bench/limited_data.py) beside them.
 #   ACC=gpu|cpu  TP=1|0 (throughput first)  TP_BUDGET (s, throughput rounds)  TP_TIMEOUT (s)  TP_ARGS (more options)
 #   RUNS: which class-conditional runs (default "acgan_s0 acgan_s1 cgan_pd biggan"; "" for none; acgan_sN: AC-GAN seed N,
-#   acgan_rN: the same with the classifier trained on real images only, fake_class_loss false), each with THREADS
+#   acgan_rN: the same with fake_class_loss false named (the config's since 2026-11-28: D's classifier on real images
+#   only), acgan_pN: with the paper's class loss, fake_class_loss true), each with THREADS
 #   torch threads (default 4: four runs share the 16 cores); ACG, PDG, BGG: more options of the AC-GAN, cGAN-PD and
 #   BigGAN runs (e.g. BGG="--model.init_args.ema_start 0"). Where a run keeps an EMA (the three configs do), the
 #   evaluation reads its raw generator and its EMA: training does not see the EMA, so that is one run read two ways
@@ -54,13 +55,14 @@ run() { # name config seed extra...
   OMP_NUM_THREADS=${THREADS:-4} $PY -m lit_gans.cli fit --config $c --seed_everything $s --trainer.accelerator $ACC --trainer.max_time "$(printf 00:00:%02d:%02d $((LEFT/60)) $((LEFT%60)))" \
     --trainer.enable_progress_bar false --trainer.logger lightning.pytorch.loggers.CSVLogger --trainer.logger.save_dir $W/$n \
     --checkpoint.dirpath $W/$n/ck --checkpoint.every_n_g_steps 1000 --checkpoint.save_top_k -1 --data.init_args.data_dir data "$@" > $W/$n.log 2>&1
-  echo "$n rc=$? $(grep -h '^time:' $W/$n.log | cut -c1-160)"
+  echo "$n rc=$? $(grep -h '^ *time:' $W/$n.log | cut -c1-160)"
 }
 DIRS=""; PIDS=""
 for n in $RUNS; do
   case $n in
     acgan_s*) run $n configs/acgan/fashion_mnist.yaml ${n#acgan_s} ${ACG:-} & ;;
     acgan_r*) run $n configs/acgan/fashion_mnist.yaml ${n#acgan_r} --model.init_args.fake_class_loss false ${ACG:-} & ;;
+    acgan_p*) run $n configs/acgan/fashion_mnist.yaml ${n#acgan_p} --model.init_args.fake_class_loss true ${ACG:-} & ;;
     cgan_pd) run $n configs/cgan_pd/fashion_mnist.yaml 0 --checkpoint.every_n_g_steps 500 ${PDG:-} & ;;
     biggan) run $n configs/biggan/fashion_mnist.yaml 0 --checkpoint.every_n_g_steps 500 ${BGG:-} & ;;
   esac
