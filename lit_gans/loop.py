@@ -108,6 +108,8 @@ def check_loop_arguments(**args: Any) -> None:
         (args["n_critic"] >= 1, "model.n_critic={n_critic} must be at least 1 (critic steps per generator step)"),
         (args["ema_decay"] is None or 0.0 <= args["ema_decay"] < 1.0,
          "model.ema_decay={ema_decay} must be in [0, 1), e.g. 0.999, or null to disable"),
+        (args["ema_rampup"] is None or args["ema_rampup"] > 0,
+         "model.ema_rampup={ema_rampup} must be positive (StyleGAN2-ADA uses 0.05), or null for none"),
         (args["max_g_steps"] is None or args["max_g_steps"] >= 1,
          "model.max_g_steps={max_g_steps} must be a positive number of generator iterations"),
         (not args["conditional"] or args["num_classes"] >= 1,

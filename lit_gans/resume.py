@@ -28,7 +28,7 @@ from lit_gans.errors import CheckpointError
 #: model arguments that a resumed run may change; everything else must match the checkpoint
 RESUMABLE = frozenset({
     "max_g_steps", "n_critic", "objective", "clip_value", "gradient_penalty", "r1_gamma", "r2_gamma",
-    "ema_decay", "ema_start", "max_weight", "penalties", "augment",
+    "ema_decay", "ema_start", "ema_rampup", "max_weight", "penalties", "augment",
 })
 
 

@@ -12,6 +12,7 @@ import torch
 from datamodules import DigitsDataModule, Toy2DDataModule
 from lit_gans.callbacks import GeneratorStepCheckpoint
 from lit_gans.checkpoints import load_family
+from lit_gans.ema import ema_decay_at
 from lit_gans.errors import CheckpointError, ConfigError, NonFiniteLossError
 from lit_gans.families import CGAN, DCGAN, GAN, WGAN, WGANGP
 from lit_gans.guards import PendingLosses
@@ -88,6 +89,34 @@ def test_ema_before_start_copies_the_generator():
     quiet_trainer().fit(model, dm)
     for a, b in zip(model.ema_generator.module.parameters(), model.generator.parameters()):
         assert torch.equal(a, b)
+
+
+def test_ema_rampup_shortens_the_early_half_life_only():
+    # the half-life is rampup * step while that is shorter than decay's own (693 iterations for 0.999)
+    assert ema_decay_at(0.999, 5000, None) == 0.999
+    assert ema_decay_at(0.999, 100, 0.05) == pytest.approx(0.5 ** (1 / 5))
+    assert ema_decay_at(0.999, 20_000, 0.05) == 0.999
+    assert ema_decay_at(0.9, 1, 0.05) < 1e-5  # the first averaged steps all but copy G
+
+
+def test_ema_rampup_follows_the_generator_early_in_a_run():
+    """At decay 0.999 the average of a short run is still mostly its first weights; with the ramp-up it is near G.
+    The raw generator is the same either way."""
+    gaps, weights = {}, {}
+    for rampup in (None, 0.05):
+        L.seed_everything(0)
+        model, dm = tiny_toy(GAN, max_g_steps=30, ema_decay=0.999, ema_rampup=rampup)
+        quiet_trainer().fit(model, dm)
+        pairs = zip(model.ema_generator.module.parameters(), model.generator.parameters())
+        gaps[rampup] = max(float((a - b).detach().abs().max()) for a, b in pairs)
+        weights[rampup] = [p.detach().clone() for p in model.generator.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(weights[None], weights[0.05]))
+    assert gaps[0.05] < 0.5 * gaps[None]
+
+
+def test_ema_rampup_must_be_positive():
+    with pytest.raises(ConfigError, match="model.ema_rampup=0"):
+        tiny_toy(GAN, ema_decay=0.999, ema_rampup=0)
 
 
 def test_ema_leaves_training_unchanged():

@@ -36,7 +36,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from lit_gans.augment import Augment
 from lit_gans.distributed import detect_unused_parameters, synchronize_buffers
-from lit_gans.ema import ema_of, update_ema
+from lit_gans.ema import ema_decay_at, ema_of, update_ema
 from lit_gans.errors import ConfigError
 from lit_gans.guards import DivergenceGuard, PendingLosses
 from lit_gans.latent import LatentSpec
@@ -101,6 +101,8 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
         ema_decay: decay of an exponential moving average of the generator weights, used for
             sampling and evaluation; None disables.
         ema_start: generator iteration from which the average starts (before it, the EMA copies G).
+        ema_rampup: cap the average's half-life at this share of the generator iterations so far (StyleGAN2-ADA's,
+            0.05 there), so that a young EMA follows G instead of its first weights; None: ``ema_decay`` throughout.
         max_g_steps: stop after this many generator iterations; None leaves the length to the Trainer.
         max_weight: a weight whose magnitude passes this (or is not finite) means training diverged: the run
             stops, naming the last good checkpoint, and no checkpoint is written with it. Checked whenever
@@ -144,6 +146,7 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
         pack: int = 1,
         ema_decay: Optional[float] = None,
         ema_start: int = 0,
+        ema_rampup: Optional[float] = None,
         max_g_steps: Optional[int] = None,
         max_weight: Optional[float] = 1e4,
         compile: bool = False,
@@ -156,7 +159,7 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
         for key in [k for k, v in self.hparams.items() if callable(v)]:
             del self.hparams[key]  # Python factories are not YAML; the CLI stores its config instead
         self.automatic_optimization = False
-        check_loop_arguments(latent_dim=latent_dim, n_critic=n_critic, ema_decay=ema_decay, max_g_steps=max_g_steps,
+        check_loop_arguments(latent_dim=latent_dim, n_critic=n_critic, ema_decay=ema_decay, ema_rampup=ema_rampup, max_g_steps=max_g_steps,
                          conditional=conditional, num_classes=num_classes, pack=pack, max_weight=max_weight,
                          gradient_penalty=gradient_penalty, r1_gamma=r1_gamma, r2_gamma=r2_gamma)
         self.objective = get_objective(objective)
@@ -180,7 +183,7 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
         self.hparams["penalties"] = [p.spec() for p in listed]  # rebuilt on load, compared on resume
         self.augment = None if augment is None else build(augment, Augment, "model.augment")
         self.hparams["augment"] = None if augment is None else self.augment.spec()
-        self.ema_decay, self.ema_start, self.max_g_steps = ema_decay, ema_start, max_g_steps
+        self.ema_decay, self.ema_start, self.ema_rampup, self.max_g_steps = ema_decay, ema_start, ema_rampup, max_g_steps
         self.max_weight, self.compile_options = max_weight, (compile_options or {}) if compile else None
         self._cuda_graphs = "reduce-overhead" in str((self.compile_options or {}).get("mode", ""))  # CUDA graph trees
         self.ema_generator: Optional[AveragedModel] = None
@@ -352,7 +355,8 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
 
     def _update_ema(self) -> None:
         if self.ema_generator is not None:  # a copy up to ema_start (and at the first step), then the average
-            update_ema(self.ema_generator, self.network("generator"), copy=self.g_step <= max(self.ema_start, 1))
+            update_ema(self.ema_generator, self.network("generator"), copy=self.g_step <= max(self.ema_start, 1),
+                       decay=ema_decay_at(self.ema_decay, self.g_step, self.ema_rampup))
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         # validation draws its own fakes from a separate random stream, so that whether and when it runs
