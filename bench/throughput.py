@@ -420,7 +420,7 @@ PRECISIONS = ("32-true", "bf16-mixed")
 #: torch.compile options of each compiled variant (the suite gets them as ``compile_options``)
 COMPILE_VARIANTS: dict[str, dict[str, Any]] = {"compile": {}, "reduce-overhead": {"mode": "reduce-overhead"}}
 #: the ways each compiled variant is run for (the pytorch/examples loop is measured eager only)
-COMPILED_WAYS = {"compile": ("plain", "bare", "default"), "reduce-overhead": ("plain", "bare")}
+COMPILED_WAYS = {"compile": ("plain", "bare", "default"), "reduce-overhead": ("plain", "bare", "default")}
 #: the family of the suite's side (a module attribute, so that a check can swap in a stand-in)
 FAMILY: type = DCGAN
 #: the import path under which the CLI finds ``RandomImages`` (this file, whether run as a script or imported)
