@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import torch
@@ -9,23 +10,43 @@ import torch
 from lit_gans.errors import ConfigError
 
 
+#: tries at creating a folder whose parents other processes may be removing meanwhile (``make_folder``)
+MKDIR_ATTEMPTS = 20
+
+
+def _not_a_folder(path: Path) -> bool:
+    """Whether ``path`` exists as something other than a folder (one look, so that a folder another process
+    removes meanwhile does not pass for a file)."""
+    try:
+        return not stat.S_ISDIR(path.stat().st_mode)
+    except OSError:
+        return False
+
+
 def make_folder(folder: str | Path, setting: str, keep: bool = True) -> Path:
     """Create ``folder`` (and its parents) or raise one ``ConfigError`` naming ``setting``, the option
     the user set it with (e.g. ``trainer.default_root_dir`` or ``--out``). ``keep=False`` only checks
     that it can be created: the folders the check made are removed again."""
     folder = Path(folder).expanduser()
-    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    blocker = next((p for p in (folder, *folder.parents) if _not_a_folder(p)), None)
     if blocker is not None:
         raise ConfigError(
             f"{setting} {folder} cannot be created: {blocker} is a file, not a folder; choose a path that is not under a file"
         )
     missing = [p for p in (folder, *folder.parents) if not p.exists()]
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ConfigError(
-            f"{setting} {folder} cannot be created ({err.strerror or type(err).__name__}); choose a folder you can write to"
-        ) from None
+    for attempt in range(MKDIR_ATTEMPTS):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            break
+        except (FileNotFoundError, FileExistsError) as err:
+            # a parent made a moment ago was removed again, by another process's check of the same path (runs
+            # started together, the ranks of one multi-process run), before or while this mkdir ran: make it anew
+            if attempt + 1 == MKDIR_ATTEMPTS:
+                raise ConfigError(f"{setting} {folder} cannot be created ({err.strerror}); choose a folder you can write to") from None
+        except OSError as err:
+            raise ConfigError(
+                f"{setting} {folder} cannot be created ({err.strerror or type(err).__name__}); choose a folder you can write to"
+            ) from None
     if not keep:
         for made in missing:  # deepest first
             try:

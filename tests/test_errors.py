@@ -169,6 +169,48 @@ def test_6d_default_root_dir_that_cannot_be_created(tmp_path, capsys):
         assert "trainer.default_root_dir /proc/lit-gans-run cannot be created (" in line and "a folder you can write to" in line
 
 
+def test_folder_check_survives_a_parent_removed_meanwhile(tmp_path, monkeypatch):
+    """Two runs started together with the same default_root_dir: one's check removes the folders it made for the
+    check while the other is creating them, so the other's mkdir finds a parent gone (FileNotFoundError)."""
+    from lit_gans import paths
+
+    mkdir, calls = Path.mkdir, []
+
+    def racing_mkdir(self, *args, **kwargs):
+        calls.append(self)
+        if len(calls) == 1:  # the other process's check removed the parent just now
+            raise FileNotFoundError(2, "No such file or directory")
+        return mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", racing_mkdir)
+    target = tmp_path / "runs" / "acgan" / "fashion_mnist"
+    assert paths.make_folder(target, "trainer.default_root_dir") == target and target.is_dir()
+    assert len(calls) >= 2
+    calls.clear()
+    monkeypatch.setattr(paths, "MKDIR_ATTEMPTS", 1)  # a parent that keeps vanishing: one clear error, no traceback
+    with pytest.raises(ConfigError, match="trainer.default_root_dir .* cannot be created"):
+        paths.make_folder(tmp_path / "other", "trainer.default_root_dir")
+
+
+def _check_run_folder_many_times(folder: str) -> str:
+    from lit_gans.paths import make_folder
+
+    for _ in range(200):
+        make_folder(folder, "trainer.default_root_dir", keep=False)  # as the CLI checks it before a run
+    return "ok"
+
+
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="needs fork")
+def test_runs_started_together_check_the_same_run_folder(tmp_path):
+    """Four processes checking one default_root_dir at once (each makes the missing folders, then removes them):
+    before the check retried and looked once, one of them failed with 'No such file or directory' or took a
+    folder being removed for a file."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        assert pool.map(_check_run_folder_many_times, [str(tmp_path / "runs" / "acgan" / "fashion_mnist")] * 4) == ["ok"] * 4
+
+
 def test_7d_val_fraction_out_of_range_names_val_fraction(tmp_path, capsys):
     line = main_error(capsys, "fit", "--config", QUICKSTART, *DEV_RUN, "--data.init_args.val_fraction", "1.0")
     assert "data.val_fraction=1.0 must be in [0, 1)" in line and "batch size" not in line
