@@ -159,9 +159,9 @@ class AdversarialModule(Sampling, DivergenceGuard, ResumableModule, L.LightningM
         for key in [k for k, v in self.hparams.items() if callable(v)]:
             del self.hparams[key]  # Python factories are not YAML; the CLI stores its config instead
         self.automatic_optimization = False
-        check_loop_arguments(latent_dim=latent_dim, n_critic=n_critic, ema_decay=ema_decay, ema_rampup=ema_rampup, max_g_steps=max_g_steps,
-                         conditional=conditional, num_classes=num_classes, pack=pack, max_weight=max_weight,
-                         gradient_penalty=gradient_penalty, r1_gamma=r1_gamma, r2_gamma=r2_gamma)
+        check_loop_arguments(latent_dim=latent_dim, n_critic=n_critic, ema_decay=ema_decay, ema_rampup=ema_rampup,
+                             max_g_steps=max_g_steps, conditional=conditional, num_classes=num_classes, pack=pack,
+                             max_weight=max_weight, gradient_penalty=gradient_penalty, r1_gamma=r1_gamma, r2_gamma=r2_gamma)
         self.objective = get_objective(objective)
         self.latent_dim, self.data_shape = latent_dim, tuple(int(d) for d in data_shape)
         self.num_classes, self.conditional, self.pack = num_classes, conditional, pack
