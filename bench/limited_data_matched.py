@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import markdown_table, write_results  # noqa: E402
-from limited_data import LATE  # noqa: E402
+from limited_data import LATE, best_point, late_mean  # noqa: E402
 
 
 def main() -> None:
@@ -47,8 +47,8 @@ def main() -> None:
         mine = [{p["g_step"]: p["fid"] for p in points(r)} for r in runs if r["setting"] == setting]
         by_step.append([setting, len(mine), *[statistics.mean(m[s] for m in mine) if all(s in m for m in mine) else None
                                              for s in shown]])
-    measures = {"last": lambda ps: ps[-1]["fid"], f"mean of the last {LATE}": lambda ps: statistics.mean(p["fid"] for p in ps[-LATE:]),
-                "best": lambda ps: min(p["fid"] for p in ps), "KID (last)": lambda ps: ps[-1]["kid"]}
+    measures = {"last": lambda ps: ps[-1]["fid"], f"mean of the last {LATE}": lambda ps: late_mean({"curve": ps}),
+                "best": lambda ps: best_point({"curve": ps})["fid"], "KID (last)": lambda ps: ps[-1]["kid"]}
     base = {r["seed"]: points(r) for r in runs if r["setting"] == "none"}
     per_seed, wins = [], []
     for setting in settings:
