@@ -4,6 +4,7 @@
 # BigGAN) for the time left, all at once on the one GPU, and each checkpoint's class accuracy
 # (bench/gpu_class_accuracy.py); with LIMITED=1, the limited-data table's nine runs (bench/limited_data.py) beside them.
 #   ACC=gpu|cpu  TP=1|0 (throughput first)  TP_BUDGET (s, throughput rounds)  TP_TIMEOUT (s)  TP_ARGS (more options)
+#   PBC=1: then what the progress bar's redraws cost (bench/progress_bar_cost.py --device cuda, PBC_ARGS, about 2 minutes)
 #   RUNS: which class-conditional runs (default "acgan_s0 acgan_s1 cgan_pd biggan"; "" for none; acgan_sN: AC-GAN seed N,
 #   acgan_rN: the same with fake_class_loss false named (the config's since 2026-11-28: D's classifier on real images
 #   only), acgan_pN: with the paper's class loss, fake_class_loss true), each with THREADS
@@ -40,6 +41,11 @@ if [ "$ACC" = gpu ] && [ "${TP:-1}" = 1 ]; then
   timeout $TP_TIMEOUT $PY bench/throughput.py --gpu --budget ${TP_BUDGET:-90} ${TP_ARGS:-} > $OUT/throughput.log 2>&1; echo "throughput rc=$?"
   grep -v -i "warn\|deprecat\|━\|┃\|│\|┡\|┏\|└\|params\|Modules in\|FLOPs" $OUT/throughput.log | tail -40
   cp bench/results/throughput_gpu.md bench/results/throughput_gpu.json $OUT/ 2>/dev/null
+fi
+if [ "$ACC" = gpu ] && [ "${PBC:-0}" = 1 ]; then
+  echo "== progress bar's cost (issue 7) at $(( $(date +%s) - T0 )) s"
+  timeout ${PBC_TIMEOUT:-180} $PY bench/progress_bar_cost.py --device cuda ${PBC_ARGS:---rounds 4 --steps 300 --rates 0,2,10} > $OUT/progress_bar_cost.log 2>&1; echo "progress_bar_cost rc=$?"
+  grep "^|\|^round" $OUT/progress_bar_cost.log | tail -12; cp bench/results/progress_bar_cost_gpu.* $OUT/ 2>/dev/null
 fi
 EVAL_TIMEOUT=${EVAL_TIMEOUT:-90}; LEFT=$(( DEADLINE - ($(date +%s) - T0) - EVAL_TIMEOUT - 40 )); [ $LEFT -gt ${MAX_RUN:-200} ] && LEFT=${MAX_RUN:-200}
 echo "== quality runs for $LEFT s at $(( $(date +%s) - T0 )) s"

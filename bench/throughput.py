@@ -621,16 +621,18 @@ def gpu_model_args(setting: GpuSetting, cell: Cell, max_g_steps: int) -> dict[st
     return args
 
 
-def gpu_cli_config(setting: GpuSetting, cell: Cell, run_dir: Path, max_g_steps: int) -> dict[str, Any]:
+def gpu_cli_config(setting: GpuSetting, cell: Cell, run_dir: Path, max_g_steps: int,
+                   overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """``lit-gans fit`` with the CSV logger (as the CPU mode's ``default``), on the device and at the
-    precision of ``cell``. The metrics callback is kept but given no metrics: its end-of-run
-    evaluation falls outside the timed window and would only spend the slot's time."""
+    precision of ``cell``, with the trainer settings ``overrides`` on top. The metrics callback is kept but given
+    no metrics: its end-of-run evaluation falls outside the timed window and would only spend the slot's time."""
     return {
         "seed_everything": SEED,
         "trainer": {
             "default_root_dir": str(run_dir), "limit_val_batches": 0, "num_sanity_val_steps": 0,
             "accelerator": "gpu" if setting.device.type == "cuda" else "cpu", "devices": 1, "precision": cell.precision,
             "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": str(run_dir)}},
+            **(overrides or {}),
         },
         "model": {"class_path": f"{FAMILY.__module__}.{FAMILY.__qualname__}",
                   "init_args": gpu_model_args(setting, cell, max_g_steps)},
@@ -639,7 +641,9 @@ def gpu_cli_config(setting: GpuSetting, cell: Cell, run_dir: Path, max_g_steps: 
     }
 
 
-def gpu_build_suite(setting: GpuSetting, cell: Cell, root: Path, max_g_steps: int):
+def gpu_build_suite(setting: GpuSetting, cell: Cell, root: Path, max_g_steps: int,
+                    overrides: dict[str, Any] | None = None):
+    """``overrides``: trainer settings over the default way's (``bench/progress_bar_cost.py``)."""
     if cell.way == "bare":
         trainer = L.Trainer(
             accelerator="gpu" if setting.device.type == "cuda" else "cpu", devices=1, precision=cell.precision,
@@ -652,16 +656,17 @@ def gpu_build_suite(setting: GpuSetting, cell: Cell, root: Path, max_g_steps: in
     from lit_gans.cli import LitGansCLI
 
     run_dir = Path(tempfile.mkdtemp(dir=root))
-    cli = LitGansCLI(args=gpu_cli_config(setting, cell, run_dir, max_g_steps), run=False)
+    cli = LitGansCLI(args=gpu_cli_config(setting, cell, run_dir, max_g_steps, overrides), run=False)
     return cli.trainer, cli.model, cli.datamodule
 
 
-def gpu_suite(setting: GpuSetting, cell: Cell, root: Path) -> tuple[float, float]:
-    """As ``gpu_plain``, for the family under ``L.Trainer`` (``bare``) or as ``lit-gans fit`` builds it (``default``)."""
+def gpu_suite(setting: GpuSetting, cell: Cell, root: Path, overrides: dict[str, Any] | None = None) -> tuple[float, float]:
+    """As ``gpu_plain``, for the family under ``L.Trainer`` (``bare``) or as ``lit-gans fit`` builds it (``default``,
+    with the trainer settings ``overrides`` on top)."""
     begin = _now(setting.device)[0]
     warmup = setting.warmup if cell.variant == "eager" else setting.compile_warmup
     total = warmup + setting.steps
-    trainer, model, dm = gpu_build_suite(setting, cell, root, total)
+    trainer, model, dm = gpu_build_suite(setting, cell, root, total, overrides)
     clock = Clock(warmup, total)
     trainer.callbacks.insert(0, clock)
     trainer.fit(model, datamodule=dm)

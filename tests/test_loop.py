@@ -355,6 +355,35 @@ def test_progress_bar_counts_are_logged_as_cpu_tensors(monkeypatch):
     assert float(counts[-1]["g_step"]) == 3.0
 
 
+def test_progress_bar_redraws_at_its_rate_and_always_at_an_epochs_end_or_a_stop(monkeypatch):
+    """Each redraw costs a host-bound run about 2 ms (``bench/results/progress_bar_cost.md``): the bar's
+    per-batch work runs ``refresh_rate`` times a second (default 2), and on the batches that end an epoch
+    or the run."""
+    from types import SimpleNamespace
+
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    import lit_gans.callbacks.progress as progress
+
+    now = [0.0]
+    monkeypatch.setattr(progress, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    drawn = []
+    monkeypatch.setattr(RichProgressBar, "on_train_batch_end", lambda self, trainer, module, out, batch, i: drawn.append(i))
+    monkeypatch.setattr(progress.GANProgressBar, "total_train_batches", property(lambda self: 150))
+    trainer = SimpleNamespace(should_stop=False)
+    for rate, expected in ((progress.GANProgressBar().refresh_rate, 2), (10, 10)):
+        bar, drawn[:] = progress.GANProgressBar(refresh_rate=rate), []
+        for i in range(100):  # 5 s at 20 batches a second
+            now[0] += 0.05
+            bar.on_train_batch_end(trainer, None, None, None, i)
+        assert abs(len(drawn) - 5 * expected) <= 1, (rate, drawn)
+    drawn[:] = []
+    bar.on_train_batch_end(trainer, None, None, None, 149)  # the epoch's last batch, at once after a redraw
+    trainer.should_stop = True
+    bar.on_train_batch_end(trainer, None, None, None, 100)
+    assert drawn == [149, 100]
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])  # 16-mixed: GradScaler's step reads the device
 def test_no_batch_waits_for_the_gpu_between_logging_steps(precision):
