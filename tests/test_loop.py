@@ -384,6 +384,32 @@ def test_progress_bar_redraws_at_its_rate_and_always_at_an_epochs_end_or_a_stop(
     assert drawn == [149, 100]
 
 
+@pytest.mark.parametrize("max_epochs", [-1, 3])
+def test_progress_bar_counts_generator_steps_over_a_run_that_they_end(monkeypatch, max_epochs):
+    """With ``max_g_steps`` and no epoch limit (every shipped config) one bar counts generator steps over the
+    run, never reset (a reset draws at once on the training thread); with an epoch limit, Lightning's bar of
+    each epoch's batches."""
+    from rich.progress import Progress
+
+    from lit_gans.callbacks import GANProgressBar
+
+    resets = []
+    reset = Progress.reset
+    monkeypatch.setattr(Progress, "reset", lambda self, *args, **kwargs: (resets.append(kwargs), reset(self, *args, **kwargs))[1])
+    bar = GANProgressBar()
+    model, dm = tiny_toy(GAN, max_g_steps=80)  # 32 batches an epoch: the run ends in its third
+    trainer = quiet_trainer(enable_progress_bar=True, callbacks=[bar], max_epochs=max_epochs)
+    trainer.fit(model, dm)
+    task = bar.progress.tasks[bar.train_progress_bar_id]
+    assert model.g_step == 80
+    if max_epochs == -1:
+        assert (task.total, task.completed) == (80, 80) and len(resets) == 1
+        assert "g_step" not in bar.get_metrics(trainer, model) and bar.get_metrics(trainer, model)["d_step"] == "80"
+    else:
+        assert (task.total, task.completed) == (32, 16) and len(resets) == 2
+        assert bar.get_metrics(trainer, model)["g_step"] == "80/80"
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])  # 16-mixed: GradScaler's step reads the device
 def test_no_batch_waits_for_the_gpu_between_logging_steps(precision):

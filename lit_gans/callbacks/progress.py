@@ -11,20 +11,22 @@ from lightning.pytorch.callbacks.progress.rich_progress import RichProgressBarTh
 
 
 class GANProgressBar(RichProgressBar):
-    """``RichProgressBar`` showing ``g_step``/``d_step`` as whole numbers (with the target when
-    ``max_g_steps`` is set) and the losses, without Lightning's version number.
+    """``RichProgressBar`` speaking in generator steps. When ``max_g_steps`` ends the run (no epoch limit),
+    one bar counts generator steps over the whole run, with their speed and the run's time left;
+    otherwise Lightning's bar of each epoch's batches, with ``g_step`` beside it. ``d_step`` is shown as a
+    whole number, Lightning's version number is not.
 
     It costs little per batch: the bar is redrawn ``refresh_rate`` times a second, and the per-batch
     work (moving the bar, reading the logged values, which on a GPU waits for them) is done only when
-    a redraw is due, on an epoch's last batch and when training stops. Each redraw costs the training
-    process about 2 ms on a 2-core CPU (rich renders on a thread that takes the GIL from the loop), so
-    the default is 2 a second: where steps take milliseconds, as on a GPU, the default way of
-    ``lit-gans fit`` cost 3.0-3.9 % over a bare Trainer at 10 redraws a second, 1.3-2.0 % at 2, and
-    0.6-1.1 % without a bar (``bench/results/progress_bar_cost.md``).
+    a redraw is due, when training stops and (for the epoch bar) on an epoch's last batch. Each redraw
+    costs the training process about 2 ms on a 2-core CPU (rich renders on a thread that takes the GIL
+    from the loop), so the default is 2 a second: where steps take milliseconds, as on a GPU, the
+    default way of ``lit-gans fit`` cost 3.0-3.9 % over a bare Trainer at 10 redraws a second, 1.3-2.0 %
+    at 2, and 0.6-1.1 % without a bar (``bench/results/progress_bar_cost.md``).
 
     Args:
         refresh_rate: redraws per second; 0 hides the bar.
-        leave: keep each finished epoch's bar on screen.
+        leave: keep each finished epoch's bar on screen (the epoch bar).
         theme: colours and styles of the bar.
         console_kwargs: arguments of the ``rich.console.Console`` it draws on.
     """
@@ -39,22 +41,61 @@ class GANProgressBar(RichProgressBar):
         super().__init__(refresh_rate=refresh_rate, leave=leave, theme=theme, console_kwargs=console_kwargs)
         self._next_update = 0.0
 
+    @staticmethod
+    def run_length(trainer: L.Trainer, pl_module: L.LightningModule) -> Optional[int]:
+        """The run's length in generator steps when they, not epochs, end it (``max_g_steps`` set and no
+        epoch limit, as in every shipped config); else None."""
+        target = getattr(pl_module, "max_g_steps", None)
+        return int(target) if target and (trainer.max_epochs is None or trainer.max_epochs < 0) else None
+
+    # Lightning's bar counts each epoch's batches, and resets (and draws, on the training thread) at every
+    # epoch's start. When generator steps end the run, this bar counts them over the whole run instead, so its
+    # speed is generator iterations a second and its estimate of the time left is the run's. The bar's task and
+    # its update are private to ``RichProgressBar`` (``train_progress_bar_id``, ``_update``, ``_update_metrics``):
+    # Lightning has no public hook for what a bar counts.
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        target = self.run_length(trainer, pl_module)
+        if target is None or self.progress is None or self.train_progress_bar_id is None:
+            super().on_train_epoch_start(trainer, pl_module)
+            if target is not None and self.progress is not None and self.train_progress_bar_id is not None:
+                # reset, not update: a resumed run's steps so far are no sample of its speed
+                self.progress.reset(self.train_progress_bar_id, total=target, completed=pl_module.g_step)
+        else:  # the same bar goes on; its new title is drawn with the next redraw
+            self.progress.update(self.train_progress_bar_id, description=self._get_train_description(trainer.current_epoch))
+
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         now = time.monotonic()
-        epoch_ends = batch_idx + 1 >= self.total_train_batches
+        whole_run = self.run_length(trainer, pl_module) is not None
+        epoch_ends = not whole_run and batch_idx + 1 >= self.total_train_batches
         if now < self._next_update and not (epoch_ends or trainer.should_stop):
             return
         self._next_update = now + (1.0 / self.refresh_rate if self.refresh_rate > 0 else 0.0)
-        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        if not whole_run:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+            return
+        if self.is_disabled:
+            return
+        if self.train_progress_bar_id is None:  # a run resumed in mid-epoch
+            self.on_train_epoch_start(trainer, pl_module)
+        self._update(self.train_progress_bar_id, pl_module.g_step)
+        self._update_metrics(trainer, pl_module)
+        self.refresh()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.run_length(trainer, pl_module) is None:  # a whole-run bar is redrawn on its own schedule
+            super().on_train_epoch_end(trainer, pl_module)
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         items = super().get_metrics(trainer, pl_module)
         items.pop("v_num", None)
         if hasattr(pl_module, "g_step"):
             target = getattr(pl_module, "max_g_steps", None)
-            items["g_step"] = f"{pl_module.g_step}/{target}" if target else str(pl_module.g_step)
+            if self.run_length(trainer, pl_module) is None:  # else the bar's own count is g_step/max_g_steps
+                items["g_step"] = f"{pl_module.g_step}/{target}" if target else str(pl_module.g_step)
+            else:
+                items.pop("g_step", None)
             items["d_step"] = str(pl_module.d_step)
         return items
 
