@@ -405,6 +405,9 @@ def test_progress_bar_counts_generator_steps_over_a_run_that_they_end(monkeypatc
     if max_epochs == -1:
         assert (task.total, task.completed) == (80, 80) and len(resets) == 1
         assert "g_step" not in bar.get_metrics(trainer, model) and bar.get_metrics(trainer, model)["d_step"] == "80"
+        model.steps["generator"] += 1  # a step after the last redraw: a validation's end shows the count of now
+        bar.on_validation_end(trainer, model)
+        assert bar.progress.tasks[bar.train_progress_bar_id].completed == 81
     else:
         assert (task.total, task.completed) == (32, 16) and len(resets) == 2
         assert bar.get_metrics(trainer, model)["g_step"] == "80/80"

@@ -87,6 +87,11 @@ class GANProgressBar(RichProgressBar):
         if self.run_length(trainer, pl_module) is None:  # a whole-run bar is redrawn on its own schedule
             super().on_train_epoch_end(trainer, pl_module)
 
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)  # shows the training values of now: the count goes with them
+        if self.run_length(trainer, pl_module) is not None and self.train_progress_bar_id is not None:
+            self._update(self.train_progress_bar_id, pl_module.g_step)
+
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
         items = super().get_metrics(trainer, pl_module)
         items.pop("v_num", None)
