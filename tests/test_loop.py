@@ -357,8 +357,8 @@ def test_progress_bar_counts_are_logged_as_cpu_tensors(monkeypatch):
 
 def test_progress_bar_redraws_at_its_rate_and_always_at_an_epochs_end_or_a_stop(monkeypatch):
     """Each redraw costs a host-bound run about 2 ms (``bench/results/progress_bar_cost.md``): the bar's
-    per-batch work runs ``refresh_rate`` times a second (default 2), and on the batches that end an epoch
-    or the run."""
+    per-batch work runs ``refresh_rate`` times a second (default 2), and on the batches that end the run
+    or (the epoch bar, here: the module has no ``max_g_steps``) an epoch."""
     from types import SimpleNamespace
 
     from lightning.pytorch.callbacks import RichProgressBar
