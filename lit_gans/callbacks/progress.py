@@ -40,6 +40,7 @@ class GANProgressBar(RichProgressBar):
     ):
         super().__init__(refresh_rate=refresh_rate, leave=leave, theme=theme, console_kwargs=console_kwargs)
         self._next_update = 0.0
+        self._whole_run = False  # ``run_length`` is known, set once a run starts (read on every batch)
 
     @staticmethod
     def run_length(trainer: L.Trainer, pl_module: L.LightningModule) -> Optional[int]:
@@ -53,6 +54,10 @@ class GANProgressBar(RichProgressBar):
     # speed is generator iterations a second and its estimate of the time left is the run's. The bar's task and
     # its update are private to ``RichProgressBar`` (``train_progress_bar_id``, ``_update``, ``_update_metrics``):
     # Lightning has no public hook for what a bar counts.
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        self._whole_run = self.run_length(trainer, pl_module) is not None
+
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         target = self.run_length(trainer, pl_module)
         if target is None or self.progress is None or self.train_progress_bar_id is None:
@@ -67,12 +72,11 @@ class GANProgressBar(RichProgressBar):
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         now = time.monotonic()
-        whole_run = self.run_length(trainer, pl_module) is not None
-        epoch_ends = not whole_run and batch_idx + 1 >= self.total_train_batches
-        if now < self._next_update and not (epoch_ends or trainer.should_stop):
-            return
+        if now < self._next_update and not trainer.should_stop:
+            if self._whole_run or batch_idx + 1 < self.total_train_batches:  # the epoch bar draws an epoch's end
+                return
         self._next_update = now + (1.0 / self.refresh_rate if self.refresh_rate > 0 else 0.0)
-        if not whole_run:
+        if not self._whole_run:
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
             return
         if self.is_disabled:
