@@ -38,12 +38,11 @@ def make_folder(folder: str | Path, setting: str, keep: bool = True) -> Path:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             break
-        except (FileNotFoundError, FileExistsError) as err:
-            # a parent made a moment ago was removed again, by another process's check of the same path (runs
-            # started together, the ranks of one multi-process run), before or while this mkdir ran: make it anew
-            if attempt + 1 == MKDIR_ATTEMPTS:
-                raise ConfigError(f"{setting} {folder} cannot be created ({err.strerror}); choose a folder you can write to") from None
         except OSError as err:
+            # not found / exists: a parent made a moment ago was removed again, by another process's check of the
+            # same path (runs started together, the ranks of one multi-process run), before or while this mkdir ran
+            if isinstance(err, (FileNotFoundError, FileExistsError)) and attempt + 1 < MKDIR_ATTEMPTS:
+                continue  # make it anew
             raise ConfigError(
                 f"{setting} {folder} cannot be created ({err.strerror or type(err).__name__}); choose a folder you can write to"
             ) from None
