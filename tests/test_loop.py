@@ -221,6 +221,20 @@ def test_resume_restores_steps_optimizer_and_ema(tmp_path):
     assert (resumed.g_step, resumed.d_step) == (6, 6)
 
 
+def test_a_run_resumed_in_a_moved_folder_goes_on_writing_its_last_checkpoint(tmp_path):
+    model, dm = tiny_toy(GAN, max_g_steps=2)
+    quiet_trainer(callbacks=[GeneratorStepCheckpoint(every_n_g_steps=2, dirpath=str(tmp_path / "scratch"))],
+                  enable_checkpointing=True).fit(model, dm)
+    moved = tmp_path / "project"
+    (tmp_path / "scratch").rename(moved)  # the checkpoint still names the old folder
+    resumed, _ = tiny_toy(GAN, max_g_steps=4)
+    with pytest.warns(UserWarning, match="dirpath has changed"):
+        quiet_trainer(callbacks=[GeneratorStepCheckpoint(every_n_g_steps=2, dirpath=str(moved))],
+                      enable_checkpointing=True).fit(resumed, dm, ckpt_path=str(moved / "last.ckpt"))
+    assert sorted(p.name for p in moved.iterdir()) == ["g0000002.ckpt", "g0000004.ckpt", "last.ckpt"]
+    assert load_family(moved / "last.ckpt").g_step == 4
+
+
 def test_load_family_and_sample(tmp_path):
     model, dm = tiny_toy(CGAN, max_g_steps=2)
     trainer = quiet_trainer(enable_checkpointing=True, default_root_dir=str(tmp_path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional
 
 import lightning as L
@@ -97,6 +98,22 @@ class GeneratorStepCheckpoint(Timed, ModelCheckpoint):
         g_step = getattr(pl_module, "g_step", trainer.global_step)
         if g_step > 0 and g_step % self.every_n_g_steps == 0:
             self._save_now(trainer)
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_start(trainer, pl_module)
+        self._adopt_resumed_last(trainer)
+
+    def _adopt_resumed_last(self, trainer: L.Trainer) -> None:
+        """A run resumed from this folder's ``last.ckpt`` goes on writing that file. Lightning restores which file
+        is a run's last only when the checkpoint names the same folder, so a run folder that was moved or copied
+        (scratch to project storage) would get ``last-v1.ckpt`` beside a ``last.ckpt`` that stays at the resumed
+        step, and resuming from ``last.ckpt`` again would silently go back to it."""
+        resumed = trainer.ckpt_path
+        if not self.save_last or self.last_model_path or not resumed or self.dirpath is None or "://" in str(resumed):
+            return
+        last = self.format_checkpoint_name({}, self.CHECKPOINT_NAME_LAST)
+        if os.path.realpath(resumed) == os.path.realpath(last):
+            self.last_model_path = last
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if getattr(pl_module, "g_step", 0) > 0:
