@@ -81,15 +81,20 @@ def run(setting: str, seed: int, args: argparse.Namespace, work: Path, lock: thr
         overrides += ["--ckpt_path", str(run_dir / "ckpt" / "last.ckpt")]
     result = {"setting": setting, "seed": seed,
               **timed_fit(CONFIG, run_dir, args.max_minutes, overrides, seed=seed, steps=args.steps)}
+    known = []
     if earlier is not None:
-        result["cpu_minutes"] += earlier["cpu_minutes"]
-        result["wall_minutes"] += earlier["wall_minutes"]
+        for key in ("cpu_minutes", "wall_minutes"):  # an earlier leg's unrecorded minutes leave the sum unknown
+            result[key] = None if earlier.get(key) is None else result[key] + earlier[key]
         result["resumed_at"] = earlier.get("g_step")
+        if (earlier.get("n_samples"), earlier.get("n_real")) == (args.n_samples, args.n_real):
+            known = earlier.get("curve", [])
     if result["returncode"] != 0:
         result["failed"] = last_lines(run_dir / "train.log")
     else:
+        known_file = run_dir / "known_points.json"  # the earlier legs' checkpoints, evaluated at this size already
+        known_file.write_text(json.dumps(known))
         result.update(child_result(__file__, ["--child", str(run_dir / "ckpt"), "--n-samples", str(args.n_samples),
-                                              "--n-real", str(args.n_real)]))
+                                              "--n-real", str(args.n_real), "--known", str(known_file)]))
         result.update(ada_p(run_dir))
     with lock:
         print(f"[{(time.perf_counter() - started) / 60:5.1f} min] done {run_dir.name}: "
@@ -97,12 +102,13 @@ def run(setting: str, seed: int, args: argparse.Namespace, work: Path, lock: thr
     return result
 
 
-def evaluate_run(checkpoints: Path, n_samples: int, n_real: int) -> dict:
+def evaluate_run(checkpoints: Path, n_samples: int, n_real: int, known: list[dict] = ()) -> dict:
     """Domain FID and KID of every checkpoint of a run against the **full** training set, and how the critic
     reads real images it trained on against real images it never saw: the share it calls real (the sign of
     its logit, ADA's r_t without augmentation) on the run's 6,000 training images and on 2,000 held-out test
     images. A critic that overfits calls its training images real and unseen ones fake (Karras et al. 2020,
-    figure 1); the gap between the two shares measures that. The last checkpoint's figures are the run's."""
+    figure 1); the gap between the two shares measures that. The last checkpoint's figures are the run's.
+    ``known``: points of this curve evaluated already (an earlier leg's, at the same size), taken as they are."""
     import torch
 
     from datamodules import FashionMNISTDataModule
@@ -117,8 +123,13 @@ def evaluate_run(checkpoints: Path, n_samples: int, n_real: int) -> dict:
     last = checkpoints / "last.ckpt"
     seen_images = held_out = None
     curve = []
+    earlier = {point["g_step"]: point for point in known}
     # the last checkpoint too, when the run stopped between periodic ones (cut by --max-minutes)
     for path in [*paths, last] if last.is_file() else paths:
+        step = int(path.stem[1:]) if path.stem[1:].isdigit() else None  # g0001200.ckpt; last.ckpt: read it
+        if step in earlier:
+            curve.append(earlier[step])
+            continue
         model = load_family(path).eval()
         if curve and model.g_step <= curve[-1]["g_step"]:
             continue
@@ -144,9 +155,10 @@ def resumed_from(work: Path, setting: str, seed: int) -> dict | None:
     saved = work / "results.json"
     if not (work / f"{setting}_seed{seed}" / "ckpt" / "last.ckpt").is_file() or not saved.is_file():
         return None
-    earlier = [r for r in json.loads(saved.read_text())["runs"] if r["setting"] == setting and r["seed"] == seed
-               and r.get("returncode") == 0]
-    return earlier[-1] if earlier else None
+    saved = json.loads(saved.read_text())
+    earlier = [r for r in saved["runs"] if r["setting"] == setting and r["seed"] == seed and r.get("returncode") == 0]
+    size = {key: saved["settings"].get(key) for key in ("n_samples", "n_real")}  # what its curve was evaluated with
+    return {**earlier[-1], **size} if earlier else None
 
 
 def ada_p(run_dir: Path) -> dict:
@@ -275,16 +287,18 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="cut a run at this many wall minutes (its G steps in the table say where it stopped)")
-    parser.add_argument("--n-samples", type=int, default=10000, help="generated images per evaluation (the table: 2,000)")
-    parser.add_argument("--n-real", type=int, default=10000, help="real images per evaluation (the table: 2,000)")
+    parser.add_argument("--n-samples", type=int, default=10000, help="generated images per evaluation (limited_data.md: 2,000)")
+    parser.add_argument("--n-real", type=int, default=10000, help="real images per evaluation (limited_data.md: 2,000)")
     parser.add_argument("--work", default="/tmp/lit_gans_limited_data")
     parser.add_argument("--report", default=None, help="rebuild the tables from a results .json instead of running")
     parser.add_argument("--observations", default=None, help="with --report: a person's reading (text or a file)")
-    parser.add_argument("--name", default="limited_data", help="with --report: write bench/results/NAME.md and .json")
+    parser.add_argument("--name", default="limited_data", help="write bench/results/NAME.md and .json")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--known", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print("RESULT " + json.dumps(evaluate_run(Path(args.child), args.n_samples, args.n_real)), flush=True)
+        known = json.loads(Path(args.known).read_text()) if args.known else []
+        print("RESULT " + json.dumps(evaluate_run(Path(args.child), args.n_samples, args.n_real, known)), flush=True)
         return
     if args.report:
         report(saved_report(args.report, args.observations), args.name)
@@ -294,7 +308,8 @@ def main() -> None:
     FashionMNISTDataModule(data_dir="data").prepare_data()
     work = Path(args.work)
     jobs = [(setting, seed) for seed in args.seeds for setting in args.settings.split(",")]
-    report(run_all(lambda job, lock, started: run(job[0], job[1], args, work, lock, started), jobs, args, work, machine(1)))
+    report(run_all(lambda job, lock, started: run(job[0], job[1], args, work, lock, started), jobs, args, work, machine(1)),
+           args.name)
 
 
 if __name__ == "__main__":
