@@ -23,9 +23,11 @@ The defaults are the table's: 9 runs of about 45-55 CPU minutes each, 2 at a tim
 (it was made in four legs, 2,400, ``--resume`` to 5,400, to 9,600 and to 14,400; on a CPU that is bitwise one run).
 
 At width 32 the unaugmented critic overfits the 6,000 images from about 2,400 iterations (its seen/unseen gap
-reaches 0.50-0.63 by 9,600 and 0.69-0.75 by 14,400) and its FID falls more slowly: ADA leads it by FID at 14,400 in every
-seed; DiffAugment leads by KID in every seed but by FID in none, and without its colour transform (``diffaugment_tc``)
-by FID in 2 of 3 (the mean of the last five checkpoints). No run's FID has turned upwards yet.
+reaches 0.50-0.63 by 9,600, 0.69-0.75 by 14,400 and 0.78-0.81 by 19,200) and its FID falls more slowly: ADA leads it by
+FID at 14,400 in every seed; DiffAugment leads by KID in every seed but by FID in none, and without its colour
+transform (``diffaugment_tc``) by FID in 2 of 3 (the mean of the last five checkpoints). Every run was taken on to
+19,200 (``limited_data_19k.md``: ``--steps 19200 --resume``, the earlier checkpoints' evaluations reused): there both
+DiffAugment policies and ADA lead by the mean of the last five in 3 of 3 seeds, ``diffaugment_tc`` and ADA by every measure.
 On a GPU machine (the config's ``accelerator: auto`` takes it) the nine runs can go at once, at
 the config's width, as far as the time allows (``bench/gpu_quality.sh`` with ``LIMITED=1``):
 
