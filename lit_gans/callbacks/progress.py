@@ -40,7 +40,7 @@ class GANProgressBar(RichProgressBar):
     ):
         super().__init__(refresh_rate=refresh_rate, leave=leave, theme=theme, console_kwargs=console_kwargs)
         self._next_update = 0.0
-        self._whole_run = False  # ``run_length`` is known, set once a run starts (read on every batch)
+        self._whole_run = False  # ``run_length`` is known: set when training starts, read by every hook after it
 
     @staticmethod
     def run_length(trainer: L.Trainer, pl_module: L.LightningModule) -> Optional[int]:
@@ -59,14 +59,14 @@ class GANProgressBar(RichProgressBar):
         self._whole_run = self.run_length(trainer, pl_module) is not None
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        target = self.run_length(trainer, pl_module)
-        if target is None or self.progress is None or self.train_progress_bar_id is None:
-            super().on_train_epoch_start(trainer, pl_module)
-            if target is not None and self.progress is not None and self.train_progress_bar_id is not None:
-                # reset, not update: a resumed run's steps so far are no sample of its speed
-                self.progress.reset(self.train_progress_bar_id, total=target, completed=pl_module.g_step)
-        else:  # the same bar goes on; its new title is drawn with the next redraw
+        made = self.progress is not None and self.train_progress_bar_id is not None
+        if self._whole_run and made:  # the same bar goes on; its new title is drawn with the next redraw
             self.progress.update(self.train_progress_bar_id, description=self._get_train_description(trainer.current_epoch))
+            return
+        super().on_train_epoch_start(trainer, pl_module)
+        if self._whole_run and self.progress is not None and self.train_progress_bar_id is not None:
+            # reset, not update: a resumed run's steps so far are no sample of its speed
+            self.progress.reset(self.train_progress_bar_id, total=self.run_length(trainer, pl_module), completed=pl_module.g_step)
 
     def on_train_batch_end(
         self, trainer: L.Trainer, pl_module: L.LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -88,12 +88,17 @@ class GANProgressBar(RichProgressBar):
         self.refresh()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.run_length(trainer, pl_module) is None:  # a whole-run bar is redrawn on its own schedule
+        if not self._whole_run:  # a whole-run bar is redrawn on its own schedule
             super().on_train_epoch_end(trainer, pl_module)
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        super().setup(trainer, pl_module, stage)
+        if stage != "fit":  # a ``validate`` with this bar after a fit: no whole-run count, g_step shown again
+            self._whole_run = False
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_validation_end(trainer, pl_module)  # shows the training values of now: the count goes with them
-        if self.run_length(trainer, pl_module) is not None and self.train_progress_bar_id is not None:
+        if self._whole_run and self.train_progress_bar_id is not None:
             self._update(self.train_progress_bar_id, pl_module.g_step)
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict[str, Any]:
@@ -101,7 +106,7 @@ class GANProgressBar(RichProgressBar):
         items.pop("v_num", None)
         if hasattr(pl_module, "g_step"):
             target = getattr(pl_module, "max_g_steps", None)
-            if self.run_length(trainer, pl_module) is None:  # else the bar's own count is g_step/max_g_steps
+            if not self._whole_run:  # else the bar's own count is g_step/max_g_steps (in training, not in validate)
                 items["g_step"] = f"{pl_module.g_step}/{target}" if target else str(pl_module.g_step)
             else:
                 items.pop("g_step", None)
