@@ -21,6 +21,7 @@ sys.path.insert(0, "bench")
 from runs import datamodule_of, scores, unpadded  # noqa: E402
 
 from lit_gans.checkpoints import load_family  # noqa: E402
+from lit_gans.ema import refresh_spectral_norms  # noqa: E402
 from lit_gans.metrics import ModelEvaluation, class_accuracies, load_domain_network  # noqa: E402
 from lit_gans.sampling import Truncated  # noqa: E402
 
@@ -51,6 +52,16 @@ def accuracy(model, classifier, ema: bool, truncation=None) -> dict:
     return {"accuracy": round(float(acc["accuracy"]), 4), "per_class": [round(float(v), 3) for v in acc["per_class"]]}
 
 
+def load(ck: Path):
+    """The family in ``ck``. Checkpoints written before 2026-11-28 saved an EMA of a spectrally normalised
+    generator (BigGAN's) with averaged singular vectors, which misjudge its spectral norms: they are re-estimated
+    here (30 power iterations; a later checkpoint's vectors are already the average's own and barely move)."""
+    model = load_family(ck, map_location=DEVICE).eval()
+    if model.ema_generator is not None:
+        refresh_spectral_norms(model.ema_generator.lit_gans_spectral, iterations=30)
+    return model
+
+
 def checkpoints(folder: Path) -> list[Path]:
     steps = sorted(folder.glob("g*.ckpt"))
     last = folder / "last.ckpt"
@@ -79,7 +90,7 @@ def main(out_dir: str, folders: list[str]) -> None:
         reader = unpadded(classifier, recorded[1])
         rows = out["runs"].setdefault(name, {"curve": [], "sweep": []})["curve"]
         for ck in cks:
-            model = load_family(ck, map_location=DEVICE).eval()
+            model = load(ck)
             row = {"ckpt": ck.name, "g_step": model.g_step}
             for which in readings(model):
                 row[which] = accuracy(model, reader, which == "ema")

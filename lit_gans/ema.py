@@ -7,6 +7,7 @@ from typing import Optional
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 from torch.optim.swa_utils import AveragedModel
 
 
@@ -16,8 +17,10 @@ def update_ema(averaged: AveragedModel, source: nn.Module, copy: bool, decay: Op
     ``use_buffers=True``) towards ``source``: with ``copy`` its weights and buffers become the source's;
     otherwise they move by ``lerp(1 - decay)``. This is what ``AveragedModel.update_parameters`` computes
     (bitwise, on a CPU), without reading its ``n_averaged`` counter back from the device, which that
-    method does twice per call: a host sync at every generator step on a GPU. ``decay`` defaults to the one
-    the average was built with (``ema_decay_at`` gives a ramped-up one)."""
+    method does twice per call: a host sync at every generator step on a GPU. Then one power iteration gives
+    each spectrally normalised tensor of the average its own singular vectors (``refresh_spectral_norms``), where
+    ``update_parameters`` would leave averaged ones. ``decay`` defaults to the one the average was built with
+    (``ema_decay_at`` gives a ramped-up one)."""
     pairs = list(zip([*averaged.module.parameters(), *averaged.module.buffers()],
                      [*source.parameters(), *source.buffers()]))
     if copy:
@@ -31,7 +34,37 @@ def update_ema(averaged: AveragedModel, source: nn.Module, copy: bool, decay: Op
     for mine, theirs in pairs:
         if not mine.is_floating_point():  # counters such as num_batches_tracked, as AveragedModel treats them
             mine.copy_(mine * decay + theirs * (1 - decay))
+    refresh_spectral_norms(averaged.lit_gans_spectral)
     averaged.n_averaged.add_(1)
+
+
+def spectral_norm_layers(module: nn.Module) -> list[tuple[nn.Module, str]]:
+    """``(layer, tensor name)`` of every spectrally normalised tensor in ``module``
+    (``torch.nn.utils.parametrizations.spectral_norm``, known by its singular-vector buffers ``_u`` and ``_v``:
+    torch has no public type or predicate for that parametrisation)."""
+    return [(layer, name) for layer in module.modules() if parametrize.is_parametrized(layer)
+            for name, chain in layer.parametrizations.items()
+            if any(hasattr(p, "_u") and hasattr(p, "_v") for p in chain)]
+
+
+@torch.no_grad()
+def refresh_spectral_norms(layers: list[tuple[nn.Module, str]], iterations: int = 1) -> None:
+    """Power iterations on each spectrally normalised tensor's current weight, so that its stored singular
+    vectors, which an eval-mode forward divides by without iterating, are that weight's own.
+
+    An average of weights needs this: its vectors are averages of the source's vectors (of other weights), and
+    in a BigGAN generator they put some layers' estimated spectral norm at an eighth of the true one, which
+    blew those layers up and left the EMA's samples far worse than the raw generator's (the raw vectors jump
+    between nearly equal singular directions, and an average of unit vectors that point different ways is
+    short). One iteration per average update tracks the slowly moving average, as training's forward passes
+    track the raw weights; more iterations repair an average saved by an earlier version, which averaged them."""
+    for layer, name in layers:
+        chain = layer.parametrizations[name]
+        was_training = chain.training
+        chain.train()  # torch's spectral norm runs its power iteration when it computes the tensor in training mode
+        for _ in range(iterations):
+            getattr(layer, name)
+        chain.train(was_training)
 
 
 def ema_decay_at(decay: float, step: int, rampup: Optional[float] = None) -> float:
@@ -50,7 +83,8 @@ def ema_of(module: nn.Module, decay: float) -> AveragedModel:
 
     averaged = AveragedModel(module, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True).requires_grad_(False)
     averaged.lit_gans_decay = decay
+    averaged.lit_gans_spectral = spectral_norm_layers(averaged.module)  # found once: the update runs every G step
     return averaged
 
 
-__all__ = ["ema_decay_at", "ema_of", "update_ema"]
+__all__ = ["ema_decay_at", "ema_of", "refresh_spectral_norms", "spectral_norm_layers", "update_ema"]
