@@ -5,12 +5,13 @@
 # (bench/gpu_class_accuracy.py); with LIMITED=1, the limited-data table's nine runs (bench/limited_data.py) beside them.
 #   ACC=gpu|cpu  TP=1|0 (throughput first)  TP_BUDGET (s, throughput rounds)  TP_TIMEOUT (s)  TP_ARGS (more options)
 #   PBC=1: then what the progress bar's redraws cost (bench/progress_bar_cost.py --device cuda, PBC_ARGS, about 2 minutes)
-#   RUNS: which class-conditional runs (default "acgan_s0 acgan_s1 cgan_pd biggan"; "" for none; acgan_sN: AC-GAN seed N,
-#   acgan_rN: the same with fake_class_loss false named (the config's since 2026-11-28: D's classifier on real images
-#   only), acgan_pN: with the paper's class loss, fake_class_loss true), each with THREADS
-#   torch threads (default 4: four runs share the 16 cores); ACG, PDG, BGG: more options of the AC-GAN, cGAN-PD and
-#   BigGAN runs (e.g. BGG="--model.init_args.ema_start 0"). Where a run keeps an EMA (the three configs do), the
-#   evaluation reads its raw generator and its EMA: training does not see the EMA, so that is one run read two ways
+#   RUNS: which class-conditional runs (default "acgan_s0 acgan_s1 cgan_pd biggan"; "" for none): acgan_sN: AC-GAN
+#   seed N; acgan_rN: the same with fake_class_loss false named (the config's since 2026-11-28: D's classifier on real
+#   images only); acgan_pN: with the paper's class loss, fake_class_loss true; biggan_sN: BigGAN seed N (biggan: seed 0).
+#   Each runs with THREADS torch threads (default 4: four runs share the 16 cores); ACG, PDG, BGG: more options of the
+#   AC-GAN, cGAN-PD and BigGAN runs (e.g. BGG="--model.init_args.ema_start 0"). Where a run keeps an EMA (the three
+#   configs do), the evaluation reads its raw generator and its EMA: training does not see the EMA, so that is one run
+#   read two ways
 #   MAX_RUN (s, longest run)  EVAL_TIMEOUT (s, the checkpoints' evaluation)
 #   LIMITED=1: bench/limited_data.py with LD_ARGS (default: up to 20,000 steps at width 64, 9 jobs, capped at the time left)
 #   DEADLINE (s from start)  OUT (results folder)  WORK (run folders, default /tmp/q)
@@ -71,6 +72,7 @@ for n in $RUNS; do
     acgan_p*) run $n configs/acgan/fashion_mnist.yaml ${n#acgan_p} --model.init_args.fake_class_loss true ${ACG:-} & ;;
     cgan_pd) run $n configs/cgan_pd/fashion_mnist.yaml 0 --checkpoint.every_n_g_steps 500 ${PDG:-} & ;;
     biggan) run $n configs/biggan/fashion_mnist.yaml 0 --checkpoint.every_n_g_steps 500 ${BGG:-} & ;;
+    biggan_s*) run $n configs/biggan/fashion_mnist.yaml ${n#biggan_s} --checkpoint.every_n_g_steps 500 ${BGG:-} & ;;
   esac
   PIDS="$PIDS $!"; DIRS="$DIRS $W/$n/ck"
 done
