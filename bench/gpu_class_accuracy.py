@@ -21,7 +21,7 @@ sys.path.insert(0, "bench")
 from runs import datamodule_of, scores, unpadded  # noqa: E402
 
 from lit_gans.checkpoints import load_family  # noqa: E402
-from lit_gans.ema import refresh_spectral_norms  # noqa: E402
+from lit_gans.regularizers import refresh_spectral_norms  # noqa: E402
 from lit_gans.metrics import ModelEvaluation, class_accuracies, load_domain_network  # noqa: E402
 from lit_gans.sampling import Truncated  # noqa: E402
 

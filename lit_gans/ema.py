@@ -7,8 +7,9 @@ from typing import Optional
 
 import torch
 from torch import nn
-from torch.nn.utils import parametrize
 from torch.optim.swa_utils import AveragedModel
+
+from lit_gans.regularizers import refresh_spectral_norms, spectral_norm_layers
 
 
 @torch.no_grad()
@@ -38,35 +39,6 @@ def update_ema(averaged: AveragedModel, source: nn.Module, copy: bool, decay: Op
     averaged.n_averaged.add_(1)
 
 
-def spectral_norm_layers(module: nn.Module) -> list[tuple[nn.Module, str]]:
-    """``(layer, tensor name)`` of every spectrally normalised tensor in ``module``
-    (``torch.nn.utils.parametrizations.spectral_norm``, known by its singular-vector buffers ``_u`` and ``_v``:
-    torch has no public type or predicate for that parametrisation)."""
-    return [(layer, name) for layer in module.modules() if parametrize.is_parametrized(layer)
-            for name, chain in layer.parametrizations.items()
-            if any(hasattr(p, "_u") and hasattr(p, "_v") for p in chain)]
-
-
-@torch.no_grad()
-def refresh_spectral_norms(layers: list[tuple[nn.Module, str]], iterations: int = 1) -> None:
-    """Power iterations on each spectrally normalised tensor's current weight, so that its stored singular
-    vectors, which an eval-mode forward divides by without iterating, are that weight's own.
-
-    An average of weights needs this: its vectors are averages of the source's vectors (of other weights), and
-    in a BigGAN generator they put some layers' estimated spectral norm at an eighth of the true one, which
-    blew those layers up and left the EMA's samples far worse than the raw generator's (the raw vectors jump
-    between nearly equal singular directions, and an average of unit vectors that point different ways is
-    short). One iteration per average update tracks the slowly moving average, as training's forward passes
-    track the raw weights; more iterations repair an average saved by an earlier version, which averaged them."""
-    for layer, name in layers:
-        chain = layer.parametrizations[name]
-        was_training = chain.training
-        chain.train()  # torch's spectral norm runs its power iteration when it computes the tensor in training mode
-        for _ in range(iterations):
-            getattr(layer, name)
-        chain.train(was_training)
-
-
 def ema_decay_at(decay: float, step: int, rampup: Optional[float] = None) -> float:
     """The decay of the average's update at generator iteration ``step``: ``decay``, or with ``rampup`` the decay
     whose half-life is ``rampup * step`` iterations where that is shorter than ``decay``'s (StyleGAN2-ADA's
@@ -87,4 +59,4 @@ def ema_of(module: nn.Module, decay: float) -> AveragedModel:
     return averaged
 
 
-__all__ = ["ema_decay_at", "ema_of", "refresh_spectral_norms", "spectral_norm_layers", "update_ema"]
+__all__ = ["ema_decay_at", "ema_of", "update_ema"]

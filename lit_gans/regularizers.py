@@ -11,6 +11,7 @@ from typing import Callable, Optional
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
 Critic = Callable[[Tensor], Tensor]
@@ -65,6 +66,35 @@ def apply_spectral_norm(module: nn.Module) -> nn.Module:
 
 def _is_parametrized(layer: nn.Module) -> bool:
     return hasattr(layer, "parametrizations") and "weight" in layer.parametrizations
+
+
+def spectral_norm_layers(module: nn.Module) -> list[tuple[nn.Module, str]]:
+    """``(layer, tensor name)`` of every spectrally normalised tensor in ``module``
+    (``torch.nn.utils.parametrizations.spectral_norm``, known by its singular-vector buffers ``_u`` and ``_v``:
+    torch has no public type or predicate for that parametrisation)."""
+    return [(layer, name) for layer in module.modules() if parametrize.is_parametrized(layer)
+            for name, chain in layer.parametrizations.items()
+            if any(hasattr(p, "_u") and hasattr(p, "_v") for p in chain)]
+
+
+@torch.no_grad()
+def refresh_spectral_norms(layers: list[tuple[nn.Module, str]], iterations: int = 1) -> None:
+    """Power iterations on each spectrally normalised tensor's current weight, so that its stored singular
+    vectors, which an eval-mode forward divides by without iterating, are that weight's own.
+
+    An average of weights needs this: its vectors are averages of the source's vectors (of other weights), and
+    in a BigGAN generator they put some layers' estimated spectral norm at an eighth of the true one, which
+    blew those layers up and left the EMA's samples far worse than the raw generator's (the raw vectors jump
+    between nearly equal singular directions, and an average of unit vectors that point different ways is
+    short). One iteration per average update tracks the slowly moving average, as training's forward passes
+    track the raw weights; more iterations repair an average saved by an earlier version, which averaged them."""
+    for layer, name in layers:
+        chain = layer.parametrizations[name]
+        was_training = chain.training
+        chain.train()  # torch's spectral norm runs its power iteration when it computes the tensor in training mode
+        for _ in range(iterations):
+            getattr(layer, name)
+        chain.train(was_training)
 
 
 def orthogonal_penalty(module: nn.Module) -> Tensor:
