@@ -60,8 +60,8 @@ def sweeps(data: dict) -> list[str]:
     rows = []
     for name, run in data["runs"].items():
         legs = [(name, run["curve"][-1]["g_step"], run["sweep"])]
-        if run.get("sweep_leg1"):
-            legs.append((f"{name} (leg 1)", run["sweep_leg1_g_step"], run["sweep_leg1"]))
+        for key in sorted((k for k in run if k.startswith("sweep_leg") and not k.endswith("_g_step")), reverse=True):
+            legs.append((f"{name} (leg {key[len('sweep_leg'):]})", run[f"{key}_g_step"], run[key]))  # earlier legs' sweeps
         rows += [[label, f"{step:,}", r["generator"], threshold(r["truncation"]), fmt(r["accuracy"], 4), fmt(r["fid"]), fmt(r["intra_fid"])]
                  for label, step, sweep in legs for r in sweep]
     return markdown_table(["run", "G step", "generator", "truncation", "class accuracy", "domain FID", "intra-class FID"], rows)
