@@ -60,7 +60,8 @@ def sweeps(data: dict) -> list[str]:
     rows = []
     for name, run in data["runs"].items():
         legs = [(name, run["curve"][-1]["g_step"], run["sweep"])]
-        for key in sorted((k for k in run if k.startswith("sweep_leg") and not k.endswith("_g_step")), reverse=True):
+        earlier = [k for k in run if k.startswith("sweep_leg") and not k.endswith("_g_step")]
+        for key in sorted(earlier, key=lambda k: int(k[len("sweep_leg"):]), reverse=True):
             legs.append((f"{name} (leg {key[len('sweep_leg'):]})", run[f"{key}_g_step"], run[key]))  # earlier legs' sweeps
         rows += [[label, f"{step:,}", r["generator"], threshold(r["truncation"]), fmt(r["accuracy"], 4), fmt(r["fid"]), fmt(r["intra_fid"])]
                  for label, step, sweep in legs for r in sweep]
