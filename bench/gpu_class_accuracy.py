@@ -8,6 +8,11 @@ reading the 28 px picture inside the padding (``bench/runs.py`` ``unpadded``), a
 measures it, of the raw generator and, where the run keeps one, of its EMA (EMA does not change training, so
 the two are the same run read two ways). For the last checkpoint, a truncation sweep: class accuracy, domain FID
 and intra-class FID (2,000 samples against 2,000 training images) for z truncated at each threshold.
+A second, tighter reading of chosen checkpoints (untruncated, raw and EMA; printed, not written), e.g. 1,000 samples
+per class with sampling seed 1:
+
+    python bench/gpu_class_accuracy.py --reread 1000 1 CKPT [CKPT ...]
+
 Writes OUT_DIR/class_accuracy.json after every figure (a run cut by a time limit keeps what it measured) and, per
 run, a 10 x 10 grid of the last checkpoint's samples (row y: class y) named after the run folder."""
 import json
@@ -47,8 +52,8 @@ def readings(model):
     return ("raw", "ema") if model.ema_generator is not None else ("raw",)
 
 
-def accuracy(model, classifier, ema: bool, truncation=None) -> dict:
-    acc = class_accuracies(Generator(model, ema, truncation), classifier, N_PER_CLASS, 0)
+def accuracy(model, classifier, ema: bool, truncation=None, n_per_class: int = N_PER_CLASS, seed: int = 0) -> dict:
+    acc = class_accuracies(Generator(model, ema, truncation), classifier, n_per_class, seed)
     return {"accuracy": round(float(acc["accuracy"]), 4), "per_class": [round(float(v), 3) for v in acc["per_class"]]}
 
 
@@ -115,5 +120,18 @@ def main(out_dir: str, folders: list[str]) -> None:
                 save()
 
 
+def reread(n_per_class: int, seed: int, paths: list[str]) -> None:
+    classifier = load_domain_network("fashion_mnist").to(DEVICE).eval()
+    for ck in map(Path, paths):
+        model = load(ck)
+        reader = unpadded(classifier, datamodule_of(ck)[1])
+        for which in readings(model):
+            row = accuracy(model, reader, which == "ema", n_per_class=n_per_class, seed=seed)
+            print(ck, model.g_step, which, row["accuracy"], row["per_class"], flush=True)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2:])
+    if sys.argv[1] == "--reread":
+        reread(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:])
+    else:
+        main(sys.argv[1], sys.argv[2:])
